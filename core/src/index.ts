@@ -1,0 +1,6 @@
+export * from './env.ts';
+export * from './logger.ts';
+export * from './supabase.ts';
+export * from './token-api.ts';
+export * from './dispatch.ts';
+export * from './config/shared.ts';

@@ -1,0 +1,40 @@
+import { pino, type Logger } from 'pino';
+
+/**
+ * Structured logs. Personal or secret data (transcripts, prompts, replies, tokens, keys) never go into a message
+ * string. Where a log needs such data for debugging it goes under a `sensitive` field, which is removed unless
+ * LOG_SENSITIVE=true. Known secret-bearing paths are always redacted.
+ */
+export interface LoggerOptions {
+  name: string;
+  level?: string;
+  /** Keep `sensitive` fields in the output (debugging only; off by default). */
+  includeSensitive?: boolean;
+}
+
+const ALWAYS_REDACTED = [
+  'authorization',
+  'headers.authorization',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'token',
+  'accessToken',
+  'participantToken',
+  'participant_token',
+  'apiKey',
+  'apiSecret',
+  'serviceRoleKey',
+  'password',
+];
+
+export function createLogger(options: LoggerOptions): Logger {
+  const sensitivePaths = options.includeSensitive ? [] : ['sensitive', '*.sensitive'];
+  return pino({
+    name: options.name,
+    level: options.level ?? 'info',
+    redact: { paths: [...ALWAYS_REDACTED, ...sensitivePaths], remove: true },
+    base: { service: options.name },
+  });
+}
+
+export type { Logger };
