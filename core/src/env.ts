@@ -36,7 +36,10 @@ export function parseEnv<S extends z.ZodObject>(
     service,
     result.error.issues.map((issue) => ({
       variable: String(issue.path[0] ?? '(root)'),
-      message: issue.code === 'invalid_type' && issue.input === undefined ? 'is required but not set' : issue.message,
+      message:
+        issue.code === 'invalid_type' && issue.input === undefined
+          ? 'is required but not set'
+          : issue.message,
     })),
   );
 }

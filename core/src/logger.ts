@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 /**
  * Structured logs. Personal or secret data (transcripts, prompts, replies, tokens, keys) never go into a message
