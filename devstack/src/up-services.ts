@@ -1,0 +1,19 @@
+import type { StackInfo } from './stack-info.ts';
+
+/**
+ * Services `npm start` runs on top of the stack (token service, agent worker, provider stand-ins, web client).
+ * Each later issue adds its entry to UP_SERVICES; the CLI starts them in order after the stack is healthy,
+ * prints their URLs, and stops them in reverse order before the stack.
+ */
+export interface UpService {
+  name: string;
+  start(context: { stack: StackInfo; logDir: string }): Promise<StartedUpService>;
+}
+
+export interface StartedUpService {
+  /** Lines printed under the service's name, e.g. `token service  http://127.0.0.1:PORT`. */
+  urls: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export const UP_SERVICES: UpService[] = [];
