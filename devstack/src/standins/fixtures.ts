@@ -1,0 +1,127 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hasEspeak, synthesizeSpeech } from './espeak.ts';
+import { DEFAULT_SPEECH_DETECTOR, detectUtterances, type SpeechDetectorOptions } from './speech-detector.ts';
+import type { SttUtterance } from './stt-script.ts';
+import { readWav, wavHeader } from './wav.ts';
+
+/**
+ * Speech fixtures for tests and benchmarks, generated reproducibly with espeak-ng + sox (deterministic: `sox
+ * -D`) into a cache directory, so nothing binary is committed. Each clip is a mono 16-bit WAV with silence
+ * before and after the speech (enough after it for the Deepgram stand-in to call the end of the utterance).
+ * The WAV path suits Chromium's fake microphone; the samples suit an AudioFrame source.
+ */
+export interface SpeechClip {
+  text: string;
+  path: string;
+  sampleRate: number;
+  samples: Int16Array;
+  durationSeconds: number;
+  /** Span of the first detected utterance (first to last voiced frame), as the Deepgram stand-in measures it. */
+  speechSeconds: number;
+  /** Every utterance the stand-in would detect in this clip (stream seconds). */
+  utterances: Array<{ start: number; end: number }>;
+}
+
+export interface SpeechClipOptions {
+  /** 16000 (Deepgram's usual input) by default; 48000 for WebRTC sources. */
+  sampleRate?: number;
+  leadSilenceMs?: number;
+  trailSilenceMs?: number;
+  /** espeak-ng voice (default `en-us`). */
+  voice?: string;
+}
+
+export function fixtureDir(): string {
+  const dir = process.env.VOICECALL_FIXTURE_DIR ?? join(tmpdir(), 'voicecall-speech-fixtures');
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+export async function speechClip(text: string, options: SpeechClipOptions = {}): Promise<SpeechClip> {
+  const sampleRate = options.sampleRate ?? 16_000;
+  const lead = options.leadSilenceMs ?? 300;
+  const trail = options.trailSilenceMs ?? 1500;
+  const voice = options.voice ?? 'en-us';
+  const engine = hasEspeak() ? 'espeak' : 'tones';
+  const key = createHash('sha256')
+    .update(JSON.stringify([engine, text, sampleRate, lead, trail, voice]))
+    .digest('hex');
+  const path = join(fixtureDir(), `speech-${key.slice(0, 16)}-${sampleRate}.wav`);
+  if (!exists(path)) {
+    const speech = await synthesizeSpeech(text, { sampleRate, voice });
+    const pad = (ms: number) => Buffer.alloc(Math.round((sampleRate * ms) / 1000) * 2);
+    writeWavAtomically(path, Buffer.concat([pad(lead), speech, pad(trail)]), sampleRate);
+  }
+  return loadClip(path, text);
+}
+
+/** Digital silence (what a muted microphone sends); the stand-in must produce no transcript for it. */
+export async function silenceClip(seconds = 3, sampleRate = 16_000): Promise<SpeechClip> {
+  const path = join(fixtureDir(), `silence-${seconds}s-${sampleRate}.wav`);
+  if (!exists(path)) writeWavAtomically(path, Buffer.alloc(Math.round(seconds * sampleRate) * 2), sampleRate);
+  return loadClip(path, '');
+}
+
+/**
+ * An STT script that recognises known clips by the length of the detected utterance: pass it to
+ * `configure({ sttScript })`. Clips closer than the tolerance to each other are ambiguous; pick texts of
+ * clearly different length. Unknown durations fall through to the default "simulated transcript N".
+ */
+export function transcriptByDuration(
+  clips: SpeechClip[],
+  toleranceSeconds = 0.25,
+): (utterance: SttUtterance) => string | undefined {
+  return (utterance) => {
+    let best: SpeechClip | undefined;
+    for (const clip of clips) {
+      const distance = Math.abs(clip.speechSeconds - utterance.speechSeconds);
+      if (
+        distance <= toleranceSeconds &&
+        (!best || distance < Math.abs(best.speechSeconds - utterance.speechSeconds))
+      ) {
+        best = clip;
+      }
+    }
+    return best?.text;
+  };
+}
+
+function loadClip(
+  path: string,
+  text: string,
+  detector: SpeechDetectorOptions = DEFAULT_SPEECH_DETECTOR,
+): SpeechClip {
+  const { sampleRate, samples } = readWav(path);
+  const utterances = detectUtterances(samples, sampleRate, detector).map(({ start, end }) => ({
+    start,
+    end,
+  }));
+  const first = utterances[0];
+  return {
+    text,
+    path,
+    sampleRate,
+    samples,
+    durationSeconds: samples.length / sampleRate,
+    speechSeconds: first ? first.end - first.start : 0,
+    utterances,
+  };
+}
+
+function exists(path: string): boolean {
+  try {
+    return statSync(path).size > 44;
+  } catch {
+    return false;
+  }
+}
+
+/** Parallel test files may generate the same clip: write aside, then rename over (atomic on one filesystem). */
+function writeWavAtomically(path: string, pcm: Buffer, sampleRate: number): void {
+  const temp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  writeFileSync(temp, Buffer.concat([wavHeader(pcm.length, sampleRate), pcm]));
+  renameSync(temp, path);
+}

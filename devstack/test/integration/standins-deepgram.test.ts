@@ -1,0 +1,192 @@
+import { initializeLogger, stt } from '@livekit/agents';
+import * as deepgram from '@livekit/agents-plugin-deepgram';
+import { AudioFrame } from '@livekit/rtc-node';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import {
+  type SpeechClip,
+  silenceClip,
+  speechClip,
+  transcriptByDuration,
+} from '../../src/standins/fixtures.ts';
+import { type ProviderStandins, startProviderStandins } from '../../src/standins/index.ts';
+
+// Contract: the real @livekit/agents-plugin-deepgram STT stream, pointed at the stand-in through `baseUrl`,
+// surfaces transcripts for speech and nothing for silence. These tests need no stack of their own.
+
+const WEATHER = 'What is the weather like in Paris today?';
+const SHORT = 'Thank you.';
+
+let standins: ProviderStandins;
+let weather: SpeechClip;
+let short: SpeechClip;
+let silence: SpeechClip;
+
+beforeAll(async () => {
+  initializeLogger({ pretty: false, level: 'warn' });
+  standins = await startProviderStandins();
+  [weather, short, silence] = await Promise.all([speechClip(WEATHER), speechClip(SHORT), silenceClip(3)]);
+});
+afterAll(async () => {
+  await standins?.stop();
+});
+beforeEach(() => standins.reset());
+
+function newStream() {
+  const recognizer = new deepgram.STT({
+    baseUrl: standins.deepgramUrl,
+    apiKey: 'test-deepgram-key',
+    sampleRate: 16_000,
+  });
+  return recognizer.stream();
+}
+
+/** Pushes a clip as 10 ms frames, as fast as the stream takes them (the stand-in counts audio time, not wall time). */
+function pushClip(stream: ReturnType<typeof newStream>, clip: SpeechClip): void {
+  const frameSamples = clip.sampleRate / 100;
+  for (let offset = 0; offset < clip.samples.length; offset += frameSamples) {
+    const data = clip.samples.slice(offset, offset + frameSamples);
+    stream.pushFrame(new AudioFrame(data, clip.sampleRate, 1, data.length));
+  }
+}
+
+/** Collects events until `until` says stop (or the stream ends), with a deadline. */
+async function collect(
+  stream: ReturnType<typeof newStream>,
+  until: (events: stt.SpeechEvent[]) => boolean,
+  timeoutMs = 15_000,
+): Promise<stt.SpeechEvent[]> {
+  const events: stt.SpeechEvent[] = [];
+  const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs));
+  const iterator = stream[Symbol.asyncIterator]();
+  while (!until(events)) {
+    const next = await Promise.race([iterator.next(), deadline]);
+    if (next === 'timeout' || next.done) break;
+    events.push(next.value);
+  }
+  return events;
+}
+
+async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const finals = (events: stt.SpeechEvent[]) =>
+  events.filter((e) => e.type === stt.SpeechEventType.FINAL_TRANSCRIPT).map((e) => e.alternatives?.[0]?.text);
+
+describe('Deepgram live STT stand-in, driven by @livekit/agents-plugin-deepgram', () => {
+  it('turns speech followed by silence into start of speech, interim and final transcripts, and end of speech', async () => {
+    standins.configure({ sttScript: [WEATHER] });
+    const stream = newStream();
+    pushClip(stream, weather);
+    const events = await collect(stream, (es) =>
+      es.some((e) => e.type === stt.SpeechEventType.END_OF_SPEECH),
+    );
+    stream.endInput();
+    stream.close();
+
+    const types = events.map((e) => e.type).filter((t) => t !== stt.SpeechEventType.RECOGNITION_USAGE);
+    expect(types[0]).toBe(stt.SpeechEventType.START_OF_SPEECH);
+    expect(types.at(-1)).toBe(stt.SpeechEventType.END_OF_SPEECH);
+    expect(finals(events)).toEqual([WEATHER]);
+    const interims = events.filter((e) => e.type === stt.SpeechEventType.INTERIM_TRANSCRIPT);
+    expect(interims.length).toBeGreaterThan(0);
+    for (const interim of interims) expect(WEATHER.startsWith(interim.alternatives![0]!.text)).toBe(true);
+
+    // Word timings sit where the speech is in the clip (300 ms of lead silence).
+    const final = events.find((e) => e.type === stt.SpeechEventType.FINAL_TRANSCRIPT)!.alternatives![0]!;
+    expect(final.words?.map((w) => w.text)).toEqual(WEATHER.split(' '));
+    expect(final.startTime).toBeGreaterThan(0.25);
+    expect(final.startTime).toBeLessThan(0.45);
+    expect(final.endTime - final.startTime).toBeCloseTo(weather.speechSeconds, 1);
+
+    const record = standins.recorded.stt[0]!;
+    expect(record.query).toMatchObject({
+      encoding: 'linear16',
+      sample_rate: '16000',
+      interim_results: 'true',
+    });
+    expect(record.transcripts).toEqual([WEATHER]);
+    expect(record.speechSeconds).toBeCloseTo(weather.speechSeconds, 1);
+    // The plugin drops silence after 1 s of cooldown, so the stand-in hears less than the whole clip.
+    expect(record.audioSeconds).toBeGreaterThan(weather.speechSeconds);
+    expect(record.audioSeconds).toBeLessThanOrEqual(weather.durationSeconds + 0.01);
+  });
+
+  it('yields no transcript for silence, even when the client finalizes and closes', async () => {
+    const stream = newStream();
+    pushClip(stream, silence);
+    // Let the plugin connect and send the first second (it drops silence after that) before finalizing.
+    await waitFor(() => (standins.recorded.stt[0]?.audioSeconds ?? 0) >= 0.9);
+    stream.flush(); // the plugin sends Finalize
+    stream.endInput(); // ... and CloseStream
+    const events = await collect(stream, () => false, 8_000);
+    const transcripts = events.filter(
+      (e) =>
+        e.type === stt.SpeechEventType.FINAL_TRANSCRIPT || e.type === stt.SpeechEventType.INTERIM_TRANSCRIPT,
+    );
+    expect(transcripts).toEqual([]);
+    expect(events.some((e) => e.type === stt.SpeechEventType.START_OF_SPEECH)).toBe(false);
+    const record = standins.recorded.stt[0]!;
+    expect(record.controlMessages).toEqual(expect.arrayContaining(['Finalize', 'CloseStream']));
+    expect(record.transcripts).toEqual([]);
+    expect(record.speechSeconds).toBe(0);
+    expect(record.closeCode).toBe(1000);
+  });
+
+  it('follows a conversation: two utterances in one stream, matched to their clips by duration', async () => {
+    standins.configure({ sttScript: transcriptByDuration([weather, short]) });
+    const stream = newStream();
+    pushClip(stream, short);
+    pushClip(stream, weather);
+    const events = await collect(stream, (es) => finals(es).length >= 2);
+    stream.endInput();
+    stream.close();
+    expect(finals(events)).toEqual([SHORT, WEATHER]);
+  });
+
+  it('finalizes pending speech on Finalize (from_finalize) without waiting for silence', async () => {
+    standins.configure({ sttScript: ['cut short'] });
+    const stream = newStream();
+    // Speech only, no trailing silence: without Finalize there would be no endpoint.
+    const speechOnly = {
+      ...weather,
+      samples: weather.samples.slice(0, Math.round(weather.sampleRate * 1.5)),
+    };
+    pushClip(stream, speechOnly);
+    stream.flush();
+    const events = await collect(stream, (es) => finals(es).length >= 1);
+    stream.endInput();
+    stream.close();
+    expect(finals(events)).toEqual(['cut short']);
+  });
+
+  it('sends the final transcript sttFinalMs after the end of speech (loose bounds)', async () => {
+    standins.configure({ sttScript: [WEATHER], profile: { sttFinalMs: 600 } });
+    const stream = newStream();
+    pushClip(stream, weather);
+    const pushedAt = Date.now();
+    const events = await collect(stream, (es) => finals(es).length >= 1);
+    const elapsed = Date.now() - pushedAt;
+    stream.endInput();
+    stream.close();
+    expect(finals(events)).toEqual([WEATHER]);
+    expect(elapsed).toBeGreaterThanOrEqual(550);
+    expect(elapsed).toBeLessThan(2_500);
+  });
+
+  it('rejects a connection without credentials with 401, like Deepgram', async () => {
+    const url = `${standins.deepgramUrl}/v1/listen?encoding=linear16&sample_rate=16000`;
+    const status = await new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(url);
+      ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.once('open', () => reject(new Error('connection was accepted without credentials')));
+      ws.once('error', () => undefined);
+    });
+    expect(status).toBe(401);
+  });
+});
