@@ -1,0 +1,129 @@
+import { z } from 'zod';
+import { envBoolean, envList, envPort, envPositiveInt, envUrl, parseEnv } from '../env.ts';
+import { livekitServerEnv, loggingEnv, supabaseServerEnv } from './shared.ts';
+
+/**
+ * The token service's environment. Every variable is documented in .env.example (section "token-service").
+ * Limits live here rather than in the database so a deployment can tune them per environment; the database
+ * function enforces whatever the service passes, atomically per user.
+ */
+export const tokenServiceEnv = z
+  .object({
+    ...loggingEnv.shape,
+    ...supabaseServerEnv.shape,
+    ...livekitServerEnv.shape,
+    PORT: envPort.default(8787),
+    HOST: z.string().min(1).default('127.0.0.1'),
+    /** Web origins allowed to call the token endpoint from a browser (comma-separated). Empty → no CORS. */
+    TOKEN_CORS_ORIGINS: envList.default([]),
+    /** HS256 secret that signs the project's access tokens (Supabase "JWT secret"). */
+    SUPABASE_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    /** The project's JWKS for asymmetric access tokens, e.g. https://<ref>.supabase.co/auth/v1/.well-known/jwks.json */
+    SUPABASE_JWKS_URL: envUrl.optional(),
+    /** When set, access tokens must carry this `iss` (e.g. https://<ref>.supabase.co/auth/v1). */
+    SUPABASE_JWT_ISSUER: z.string().min(1).optional(),
+    /** Allowed clock skew for `exp`/`nbf`/`iat` of access tokens. */
+    SUPABASE_JWT_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
+    /** The agent the token dispatches into every room; the same variable the agent worker registers under. */
+    AGENT_NAME: z.string().min(1).max(128).default('voice-agent'),
+    VOICE_MAX_CONCURRENT_SESSIONS: envPositiveInt.default(3),
+    VOICE_MAX_ISSUANCES_PER_MINUTE: envPositiveInt.default(10),
+    VOICE_MONTHLY_MINUTES: envPositiveInt.default(600),
+    VOICE_MAX_CALL_SECONDS: envPositiveInt.default(1800),
+    /** Lifetime of the LiveKit participant token (only needed to join; LiveKit refreshes it for the session). */
+    VOICE_TOKEN_TTL_SECONDS: z.coerce.number().int().min(10).max(3600).default(120),
+    /** How long an issued but unused token holds a concurrent slot (the agent renews it once the call runs). */
+    VOICE_SESSION_LEASE_SECONDS: z.coerce.number().int().min(5).max(3600).default(120),
+    /** LiveKit room limits written into the token's RoomConfiguration. */
+    VOICE_ROOM_MAX_PARTICIPANTS: envPositiveInt.default(3),
+    VOICE_ROOM_EMPTY_TIMEOUT_SECONDS: envPositiveInt.default(120),
+    VOICE_ROOM_DEPARTURE_TIMEOUT_SECONDS: envPositiveInt.default(20),
+    /** Request body limit; larger bodies get 413. */
+    TOKEN_BODY_LIMIT_BYTES: z.coerce.number().int().min(256).max(1_048_576).default(8192),
+    /** How long the service trusts its cached copy of the global kill switch (the database check is immediate). */
+    VOICE_FLAGS_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
+    /** A hard off switch in the environment (no database needed). The database flags are the runtime switch. */
+    VOICE_ENABLED: envBoolean.default(true),
+    /** Timeout for each database call; a slower database counts as unavailable (503). */
+    TOKEN_DB_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(3000),
+    /** Retry-After sent with 503 UNAVAILABLE. */
+    TOKEN_UNAVAILABLE_RETRY_AFTER_SECONDS: envPositiveInt.default(5),
+  })
+  .refine((env) => env.SUPABASE_JWT_SECRET !== undefined || env.SUPABASE_JWKS_URL !== undefined, {
+    message: 'set SUPABASE_JWT_SECRET and/or SUPABASE_JWKS_URL to verify access tokens',
+    path: ['SUPABASE_JWT_SECRET'],
+  });
+
+export type TokenServiceEnv = z.infer<typeof tokenServiceEnv>;
+
+export interface TokenServiceConfig {
+  port: number;
+  host: string;
+  corsOrigins: string[];
+  log: { level: string; includeSensitive: boolean };
+  supabase: { url: string; serviceRoleKey: string; dbTimeoutMs: number };
+  auth: {
+    jwtSecret?: string;
+    jwksUrl?: string;
+    issuer?: string;
+    clockToleranceSeconds: number;
+  };
+  livekit: { url: string; apiKey: string; apiSecret: string };
+  agentName: string;
+  limits: {
+    maxConcurrentSessions: number;
+    maxIssuancesPerMinute: number;
+    monthlyMinutes: number;
+    maxCallSeconds: number;
+  };
+  tokenTtlSeconds: number;
+  sessionLeaseSeconds: number;
+  room: { maxParticipants: number; emptyTimeoutSeconds: number; departureTimeoutSeconds: number };
+  bodyLimitBytes: number;
+  flagsCacheMs: number;
+  voiceEnabled: boolean;
+  unavailableRetryAfterSeconds: number;
+}
+
+export function loadTokenServiceConfig(env: NodeJS.ProcessEnv = process.env): TokenServiceConfig {
+  return toConfig(parseEnv('token-service', tokenServiceEnv, env));
+}
+
+function toConfig(e: TokenServiceEnv): TokenServiceConfig {
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    corsOrigins: e.TOKEN_CORS_ORIGINS,
+    log: { level: e.LOG_LEVEL, includeSensitive: e.LOG_SENSITIVE },
+    supabase: {
+      url: e.SUPABASE_URL,
+      serviceRoleKey: e.SUPABASE_SERVICE_ROLE_KEY,
+      dbTimeoutMs: e.TOKEN_DB_TIMEOUT_MS,
+    },
+    auth: {
+      jwtSecret: e.SUPABASE_JWT_SECRET,
+      jwksUrl: e.SUPABASE_JWKS_URL,
+      issuer: e.SUPABASE_JWT_ISSUER,
+      clockToleranceSeconds: e.SUPABASE_JWT_CLOCK_TOLERANCE_SECONDS,
+    },
+    livekit: { url: e.LIVEKIT_URL, apiKey: e.LIVEKIT_API_KEY, apiSecret: e.LIVEKIT_API_SECRET },
+    agentName: e.AGENT_NAME,
+    limits: {
+      maxConcurrentSessions: e.VOICE_MAX_CONCURRENT_SESSIONS,
+      maxIssuancesPerMinute: e.VOICE_MAX_ISSUANCES_PER_MINUTE,
+      monthlyMinutes: e.VOICE_MONTHLY_MINUTES,
+      maxCallSeconds: e.VOICE_MAX_CALL_SECONDS,
+    },
+    tokenTtlSeconds: e.VOICE_TOKEN_TTL_SECONDS,
+    sessionLeaseSeconds: e.VOICE_SESSION_LEASE_SECONDS,
+    room: {
+      maxParticipants: e.VOICE_ROOM_MAX_PARTICIPANTS,
+      emptyTimeoutSeconds: e.VOICE_ROOM_EMPTY_TIMEOUT_SECONDS,
+      departureTimeoutSeconds: e.VOICE_ROOM_DEPARTURE_TIMEOUT_SECONDS,
+    },
+    bodyLimitBytes: e.TOKEN_BODY_LIMIT_BYTES,
+    flagsCacheMs: e.VOICE_FLAGS_CACHE_MS,
+    voiceEnabled: e.VOICE_ENABLED,
+    unavailableRetryAfterSeconds: e.TOKEN_UNAVAILABLE_RETRY_AFTER_SECONDS,
+  };
+}

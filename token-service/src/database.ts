@@ -1,0 +1,65 @@
+import { createServiceClient } from '@voice/core';
+import { DatabaseUnavailableError } from './errors.ts';
+
+/**
+ * The service's only way to the database: PostgREST with the service role key, each call bounded by a timeout so a
+ * hung database turns into a quick 503 instead of piling up requests.
+ */
+/** The service-role client from core (typed through core so this workspace needs no direct supabase-js dependency). */
+export type ServiceClient = ReturnType<typeof createServiceClient>;
+
+export interface Database {
+  /** Calls a SQL function and returns its result; throws DatabaseUnavailableError on any failure. */
+  rpc<T>(fn: string, args: Record<string, unknown>): Promise<T>;
+  /** Looks up a voice session by its LiveKit room name (webhooks know only the room). */
+  findSessionByRoom(roomName: string): Promise<{ id: string; user_id: string; status: string } | null>;
+}
+
+export function createDatabase(client: ServiceClient, timeoutMs: number): Database {
+  return {
+    async rpc<T>(fn: string, args: Record<string, unknown>): Promise<T> {
+      let result: { data: unknown; error: { code?: string; message?: string } | null; status: number };
+      try {
+        result = await client.rpc(fn, args).abortSignal(AbortSignal.timeout(timeoutMs));
+      } catch (error) {
+        throw new DatabaseUnavailableError(fn, String(error));
+      }
+      if (result.error) {
+        throw new DatabaseUnavailableError(
+          fn,
+          `status ${result.status} ${result.error.code ?? ''} ${result.error.message ?? ''}`.trim(),
+        );
+      }
+      return result.data as T;
+    },
+
+    async findSessionByRoom(roomName) {
+      let result: {
+        data: { id: string; user_id: string; status: string } | null;
+        error: { code?: string; message?: string } | null;
+        status: number;
+      };
+      try {
+        result = await client
+          .from('voice_sessions')
+          .select('id, user_id, status')
+          .eq('room_name', roomName)
+          .abortSignal(AbortSignal.timeout(timeoutMs))
+          .maybeSingle();
+      } catch (error) {
+        throw new DatabaseUnavailableError('find session', String(error));
+      }
+      if (result.error) {
+        throw new DatabaseUnavailableError(
+          'find session',
+          `status ${result.status} ${result.error.code ?? ''} ${result.error.message ?? ''}`.trim(),
+        );
+      }
+      return result.data;
+    },
+  };
+}
+
+export function createServiceDatabase(url: string, serviceRoleKey: string, timeoutMs: number): Database {
+  return createDatabase(createServiceClient(url, serviceRoleKey), timeoutMs);
+}
