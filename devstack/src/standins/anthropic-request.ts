@@ -191,40 +191,40 @@ export function mergeConsecutiveTurns(
   return merged;
 }
 
-/** Every tool_use needs its tool_result in the next (user) turn, and every tool_result answers one. */
+/** Every tool_result answers a tool_use of the previous turn, and every tool_use gets its result next turn. */
 function checkToolPairing(
   turns: Array<{ role: string; blocks: ContentBlock[]; from: number }>,
 ): string | undefined {
   for (const [t, turn] of turns.entries()) {
-    const previousToolUses =
-      t > 0 && turns[t - 1]!.role === 'assistant'
-        ? new Set(turns[t - 1]!.blocks.filter((b) => b.type === 'tool_use').map((b) => b.id as string))
-        : new Set<string>();
-    if (turn.role === 'user') {
-      for (const [j, block] of turn.blocks.entries()) {
-        if (block.type === 'tool_result' && !previousToolUses.has(block.tool_use_id as string)) {
-          return (
-            `messages.${turn.from}.content.${j}: unexpected \`tool_use_id\` found in \`tool_result\` blocks: ${String(block.tool_use_id)}. ` +
-            'Each `tool_result` block must have a corresponding `tool_use` block in the previous message.'
-          );
-        }
+    if (turn.role !== 'user') continue;
+    const previous = turns[t - 1];
+    const previousToolUses = new Set(
+      previous?.role === 'assistant'
+        ? previous.blocks.filter((b) => b.type === 'tool_use').map((b) => b.id as string)
+        : [],
+    );
+    for (const [j, block] of turn.blocks.entries()) {
+      if (block.type === 'tool_result' && !previousToolUses.has(block.tool_use_id as string)) {
+        return (
+          `messages.${turn.from}.content.${j}: unexpected \`tool_use_id\` found in \`tool_result\` blocks: ${String(block.tool_use_id)}. ` +
+          'Each `tool_result` block must have a corresponding `tool_use` block in the previous message.'
+        );
       }
     }
-    if (turn.role === 'assistant') {
-      const uses = turn.blocks.filter((b) => b.type === 'tool_use').map((b) => b.id as string);
-      const next = turns[t + 1];
-      if (uses.length > 0 && next) {
-        const answered = new Set(
-          next.blocks.filter((b) => b.type === 'tool_result').map((b) => b.tool_use_id as string),
-        );
-        const missing = uses.filter((id) => !answered.has(id));
-        if (missing.length > 0) {
-          return (
-            `messages.${turn.from}: \`tool_use\` ids were found without \`tool_result\` blocks immediately after: ${missing.join(', ')}. ` +
-            'Each `tool_use` block must have a corresponding `tool_result` block in the next message.'
-          );
-        }
-      }
+  }
+  for (const [t, turn] of turns.entries()) {
+    const next = turns[t + 1];
+    if (turn.role !== 'assistant' || !next) continue;
+    const uses = turn.blocks.filter((b) => b.type === 'tool_use').map((b) => b.id as string);
+    const answered = new Set(
+      next.blocks.filter((b) => b.type === 'tool_result').map((b) => b.tool_use_id as string),
+    );
+    const missing = uses.filter((id) => !answered.has(id));
+    if (missing.length > 0) {
+      return (
+        `messages.${turn.from}: \`tool_use\` ids were found without \`tool_result\` blocks immediately after: ${missing.join(', ')}. ` +
+        'Each `tool_use` block must have a corresponding `tool_result` block in the next message.'
+      );
     }
   }
   return undefined;
