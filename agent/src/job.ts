@@ -1,0 +1,51 @@
+import { defineAgent, type JobContext, type JobProcess, type VAD } from '@livekit/agents';
+import * as silero from '@livekit/agents-plugin-silero';
+import { createLogger, parseDispatchMetadata } from '@voice/core';
+import { loadAgentConfig } from '@voice/core/config/agent';
+import { redactFrameworkLogs } from './pipeline/framework-log-privacy.ts';
+import { VoiceCall } from './session/voice-call.ts';
+
+/**
+ * The job module agents-js forks per call (ServerOptions.agent points here). `prewarm` runs once per process,
+ * before a job is assigned, so the Silero model is loaded when the caller arrives.
+ */
+interface ProcessData extends Record<string, unknown> {
+  vad?: VAD;
+}
+
+const config = loadAgentConfig(process.env);
+const logger = createLogger({
+  name: 'agent-job',
+  level: config.logLevel,
+  includeSensitive: config.logSensitive,
+});
+
+export default defineAgent<ProcessData>({
+  prewarm: async (proc: JobProcess<ProcessData>) => {
+    redactFrameworkLogs({ includeSensitive: config.logSensitive });
+    // Low-latency end of speech: 350 ms of silence ends a VAD segment (default 550 ms); the endpointing delay
+    // after it (300 ms) still lets a short pause pass without cutting the caller off.
+    proc.userData.vad = await silero.VAD.load({ minSilenceDuration: 350, prefixPaddingDuration: 300 });
+  },
+  entry: async (ctx: JobContext<ProcessData>) => {
+    redactFrameworkLogs({ includeSensitive: config.logSensitive });
+    const meta = parseDispatchMetadata(ctx.job.metadata);
+    if (!meta) {
+      // Only the token service can dispatch us with metadata; anything else is a stray or forged dispatch.
+      // Leave without joining and without touching any session.
+      logger.warn({ jobId: ctx.job.id }, 'job without valid dispatch metadata; leaving');
+      ctx.shutdown('invalid_dispatch');
+      return;
+    }
+    const vad =
+      ctx.proc.userData.vad ??
+      (await silero.VAD.load({ minSilenceDuration: 350, prefixPaddingDuration: 300 }));
+    const call = new VoiceCall({ ctx, config, meta, logger });
+    try {
+      await call.run(vad);
+    } catch (error) {
+      logger.error({ err: error instanceof Error ? error.message : String(error) }, 'call failed');
+      await call.finish('error');
+    }
+  },
+});

@@ -1,0 +1,83 @@
+import { type VAD, voice } from '@livekit/agents';
+import * as deepgram from '@livekit/agents-plugin-deepgram';
+import * as openai from '@livekit/agents-plugin-openai';
+import type { AgentConfig } from '@voice/core/config/agent';
+import { ClaudeLLM } from '../llm/claude-llm.ts';
+
+export interface PipelineParts {
+  stt: deepgram.STT;
+  llm: ClaudeLLM;
+  tts: openai.TTS;
+}
+
+/** The three provider clients, pointed at the configured base URLs (real providers or the local stand-ins). */
+export function buildProviders(config: AgentConfig): PipelineParts {
+  const stt = new deepgram.STT({
+    apiKey: config.deepgram.apiKey,
+    model: config.deepgram.model as deepgram.STTModels,
+    language: config.deepgram.language,
+    interimResults: true,
+    punctuate: true,
+    smartFormat: false,
+    // Deepgram's own endpointing only shapes its finals; the turn is decided by VAD + our endpointing delay.
+    endpointing: 25,
+    ...(config.deepgram.baseUrl ? { baseUrl: config.deepgram.baseUrl } : {}),
+  });
+  const llm = new ClaudeLLM({
+    apiKey: config.anthropic.apiKey,
+    model: config.anthropic.model,
+    maxTokens: config.anthropic.maxTokens,
+    ...(config.anthropic.baseUrl ? { baseURL: config.anthropic.baseUrl } : {}),
+  });
+  const tts = new openai.TTS({
+    apiKey: config.openai.apiKey,
+    model: config.openai.ttsModel,
+    voice: config.openai.ttsVoice as openai.TTSVoices,
+    ...(config.openai.baseUrl ? { baseURL: config.openai.baseUrl } : {}),
+  });
+  return { stt, llm, tts };
+}
+
+/**
+ * The AgentSession for one call. Everything here runs without LiveKit Cloud: VAD is the prewarmed local Silero
+ * model (passed explicitly: the default would be the cloud inference VAD), turn detection is VAD+STT based, and
+ * interruption detection is plain VAD (the adaptive mode calls Cloud inference).
+ */
+export function buildAgentSession(opts: {
+  config: AgentConfig;
+  vad: VAD;
+  providers: PipelineParts;
+}): voice.AgentSession {
+  const { config, vad, providers } = opts;
+  return new voice.AgentSession({
+    vad,
+    stt: providers.stt,
+    llm: providers.llm,
+    tts: providers.tts,
+    // Idle handling is ours (session/idle-watch); the framework marks the user "away" after this long.
+    userAwayTimeout: config.idleTimeoutSeconds,
+    // No echo cancellation warm-up gate: callers use headsets/phones with their own AEC, and the gate would swallow
+    // a barge-in during the greeting.
+    aecWarmupDuration: null,
+    turnHandling: {
+      turnDetection: 'vad',
+      endpointing: { mode: 'fixed', minDelay: 300, maxDelay: 2000 },
+      interruption: {
+        enabled: true,
+        mode: 'vad',
+        minDuration: 400,
+        minWords: 0,
+        resumeFalseInterruption: false,
+      },
+      // Start Claude on the interim transcript while the endpointing delay runs; discarded if the turn changes.
+      preemptiveGeneration: { enabled: true, preemptiveTts: false },
+    },
+    connOptions: {
+      // Quick retries: a caller is waiting in silence. After these, the call speaks an apology and goes on.
+      llmConnOptions: { maxRetry: 2, retryIntervalMs: 400, timeoutMs: 15_000 },
+      ttsConnOptions: { maxRetry: 2, retryIntervalMs: 300, timeoutMs: 10_000 },
+      sttConnOptions: { maxRetry: 5, retryIntervalMs: 500, timeoutMs: 10_000 },
+      maxUnrecoverableErrors: 5,
+    },
+  });
+}

@@ -1,0 +1,353 @@
+import { type JobContext, type VAD, voice } from '@livekit/agents';
+import type { SupabaseClient } from '@supabase/supabase-js';
+import { createServiceClient, type DispatchMetadata, type Logger } from '@voice/core';
+import type { AgentConfig } from '@voice/core/config/agent';
+import { reportObservation } from '../metrics/observation-reporter.ts';
+import { type CallIdentity, latencyOf, TurnClock, toMessageRow } from '../persistence/message-rows.ts';
+import { upsertMessage } from '../persistence/supabase-writes.ts';
+import { errorMessage, WriteQueue } from '../persistence/write-queue.ts';
+import { buildAgentSession, buildProviders } from '../pipeline/build-session.ts';
+import { VoiceAgent } from '../pipeline/voice-agent.ts';
+import { SttAudioMeter } from '../usage/stt-audio-meter.ts';
+import { UsageMeter } from '../usage/usage-meter.ts';
+import { UsageRecorder } from '../usage/usage-recorder.ts';
+import { CallTimers } from './call-timers.ts';
+import { historyToChatContext, isHistoryItem, loadRecentMessages } from './history.ts';
+import {
+  activateVoiceSession,
+  type EndReason,
+  endVoiceSession,
+  renewVoiceSessionLease,
+} from './lifecycle-rpc.ts';
+import { PHRASES } from './phrases.ts';
+
+const FLUSH_TIMEOUT_MS = 10_000;
+const HISTORY_TIMEOUT_MS = 2_500;
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => resolve(undefined), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}
+
+/**
+ * One voice call, from the job's start to its end: activate the session, continue the conversation, run the
+ * pipeline, persist every turn and the usage, keep the lease, and end with a reason. `finish` is reachable from
+ * every way a call can end (caller left, timers, errors, job shutdown) and runs once.
+ */
+export class VoiceCall {
+  readonly #ctx: JobContext;
+  readonly #config: AgentConfig;
+  readonly #meta: DispatchMetadata;
+  readonly #logger: Logger;
+  readonly #db: SupabaseClient;
+  readonly #queue: WriteQueue;
+  readonly #call: CallIdentity;
+  readonly #clock = new TurnClock();
+  readonly #startedAtMs = Date.now();
+  #session: voice.AgentSession | undefined;
+  #recorder: UsageRecorder | undefined;
+  #meter: UsageMeter | undefined;
+  #timers: CallTimers | undefined;
+  #leaseTimer: NodeJS.Timeout | undefined;
+  #finishing: Promise<void> | undefined;
+  #wrappingUp = false;
+
+  constructor(opts: { ctx: JobContext; config: AgentConfig; meta: DispatchMetadata; logger: Logger }) {
+    this.#ctx = opts.ctx;
+    this.#config = opts.config;
+    this.#meta = opts.meta;
+    this.#call = {
+      sessionId: opts.meta.session_id,
+      userId: opts.meta.user_id,
+      conversationId: opts.meta.conversation_id,
+    };
+    this.#logger = opts.logger.child({ sessionId: this.#call.sessionId, room: opts.ctx.job.room?.name });
+    this.#db = createServiceClient(opts.config.supabase.url, opts.config.supabase.serviceRoleKey);
+    this.#queue = new WriteQueue({ logger: this.#logger });
+  }
+
+  async run(vad: VAD): Promise<void> {
+    const ctx = this.#ctx;
+    ctx.addShutdownCallback(() => this.finish('shutdown'));
+
+    if (!(await this.#activate())) {
+      ctx.shutdown('session_not_active');
+      return;
+    }
+    reportObservation({ kind: 'call_started' });
+
+    const [history] = await Promise.all([this.#loadHistory(), ctx.connect()]);
+
+    const sttMeter = new SttAudioMeter();
+    const providers = buildProviders(this.#config);
+    const meter = new UsageMeter({
+      stt: this.#config.deepgram.model,
+      llm: this.#config.anthropic.model,
+      tts: this.#config.openai.ttsModel,
+      ttsStreams: providers.tts.capabilities.streaming,
+    });
+    this.#meter = meter;
+    const recorder = new UsageRecorder({
+      db: this.#db,
+      queue: this.#queue,
+      meter,
+      call: this.#call,
+      startedAtMs: this.#startedAtMs,
+    });
+    this.#recorder = recorder;
+
+    const agent = new VoiceAgent({
+      instructions: this.#config.systemPrompt,
+      chatCtx: history,
+      onSttAudio: (frame) => meter.addSttAudio(sttMeter.push(frame)),
+    });
+    const session = buildAgentSession({ config: this.#config, vad, providers });
+    this.#session = session;
+    this.#wireSessionEvents(session, meter);
+
+    await session.start({ agent, room: ctx.room });
+    recorder.startCheckpoints(this.#config.usageCheckpointSeconds);
+    this.#startLeaseRenewal();
+    this.#startTimers(session);
+    session.say(this.#config.greeting, { allowInterruptions: true });
+    this.#logger.info({ historyItems: history.items.length }, 'call started');
+  }
+
+  /** activate_voice_session: false means the session is over (ended/expired) and the job must not run. */
+  async #activate(): Promise<boolean> {
+    const deadline = Date.now() + 5_000;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await activateVoiceSession(this.#db, this.#call.sessionId, this.#config.leaseSeconds);
+        if (!result.ok) {
+          this.#logger.warn(
+            { status: result.status, reason: result.reason },
+            'session not activatable; leaving',
+          );
+        }
+        return result.ok;
+      } catch (error) {
+        if (Date.now() > deadline) {
+          // The database is unreachable. The token service granted this call, so take it and keep trying to
+          // activate in the background rather than dropping a paying caller.
+          this.#logger.error({ err: errorMessage(error), attempt }, 'activation failed; continuing the call');
+          this.#queue.enqueue({
+            key: `activate:${this.#call.sessionId}`,
+            kind: 'activate_session',
+            run: async () => {
+              await activateVoiceSession(this.#db, this.#call.sessionId, this.#config.leaseSeconds);
+            },
+          });
+          return true;
+        }
+        await new Promise((r) => setTimeout(r, 300 * attempt));
+      }
+    }
+  }
+
+  async #loadHistory() {
+    try {
+      const controller = new AbortController();
+      const rows = await withTimeout(
+        loadRecentMessages(
+          this.#db,
+          this.#call.conversationId,
+          this.#config.historyMessages,
+          controller.signal,
+        ),
+        HISTORY_TIMEOUT_MS,
+      );
+      if (rows === undefined) {
+        controller.abort();
+        this.#logger.warn('conversation history not loaded in time; starting without it');
+        return historyToChatContext([]);
+      }
+      return historyToChatContext(rows);
+    } catch (error) {
+      this.#logger.warn(
+        { err: errorMessage(error) },
+        'conversation history unavailable; starting without it',
+      );
+      return historyToChatContext([]);
+    }
+  }
+
+  #wireSessionEvents(session: voice.AgentSession, meter: UsageMeter): void {
+    session.on(voice.AgentSessionEventTypes.MetricsCollected, (ev) => meter.onMetrics(ev.metrics));
+
+    session.on(voice.AgentSessionEventTypes.ConversationItemAdded, (ev) => {
+      const item = ev.item;
+      if (item.type !== 'message' || isHistoryItem(item.id)) return;
+      const row = toMessageRow(this.#call, item, this.#clock.next(item.createdAt));
+      if (!row) return;
+      this.#queue.enqueue({
+        key: `message:${row.id}`,
+        kind: `message_${row.role}`,
+        run: () => upsertMessage(this.#db, row),
+      });
+      if (item.role === 'assistant') {
+        const latency = latencyOf(item.metrics);
+        if (latency.e2e !== undefined) {
+          this.#logger.info({ latency, interrupted: item.interrupted }, 'turn latency');
+        }
+        reportObservation({ kind: 'turn', ...latency, interrupted: item.interrupted });
+      }
+    });
+
+    session.on(voice.AgentSessionEventTypes.UserStateChanged, (ev) => {
+      if (ev.newState === 'away') this.#timers?.userAway(this.#config.idleTimeoutSeconds);
+      else if (ev.newState === 'speaking') this.#timers?.userBack();
+    });
+
+    session.on(voice.AgentSessionEventTypes.Error, (ev) => {
+      const err = ev.error as { type?: string; recoverable?: boolean; error?: unknown };
+      const provider =
+        err.type === 'llm_error'
+          ? 'llm'
+          : err.type === 'tts_error'
+            ? 'tts'
+            : err.type === 'stt_error'
+              ? 'stt'
+              : undefined;
+      if (provider)
+        reportObservation({ kind: 'provider_error', provider, recoverable: err.recoverable === true });
+      this.#logger.warn(
+        { type: err.type, recoverable: err.recoverable, err: errorMessage(err.error) },
+        'pipeline error',
+      );
+      // Retries are exhausted: tell the caller instead of leaving them in silence; the next turn starts fresh.
+      if (provider === 'llm' && err.recoverable === false && !this.#wrappingUp) {
+        session.say(PHRASES.apology, { allowInterruptions: true });
+      }
+    });
+
+    session.on(voice.AgentSessionEventTypes.Close, (ev) => {
+      const reason: EndReason =
+        ev.reason === voice.CloseReason.PARTICIPANT_DISCONNECTED
+          ? 'caller_left'
+          : ev.reason === voice.CloseReason.ERROR
+            ? 'error'
+            : 'shutdown';
+      void this.finish(reason);
+    });
+  }
+
+  #startLeaseRenewal(): void {
+    const everyMs = Math.max(1_000, (this.#config.leaseSeconds * 1000) / 3);
+    this.#leaseTimer = setInterval(() => {
+      renewVoiceSessionLease(this.#db, this.#call.sessionId, this.#config.leaseSeconds)
+        .then((alive) => {
+          if (!alive) {
+            this.#logger.warn('session ended elsewhere; ending the call');
+            void this.finish('shutdown');
+          }
+        })
+        // Database down: the lease runs on; the next renewal (a third of a lease later) tries again.
+        .catch((error) => this.#logger.warn({ err: errorMessage(error) }, 'lease renewal failed'));
+    }, everyMs);
+    this.#leaseTimer.unref();
+  }
+
+  #startTimers(session: voice.AgentSession): void {
+    this.#timers = new CallTimers({
+      onGoodbyeDue: () => void this.#sayThenFinish(session, PHRASES.goodbyeMaxDuration, 'max_duration'),
+      onMaxDuration: () => void this.finish('max_duration'),
+      onIdlePrompt: () => {
+        if (!this.#wrappingUp) session.say(PHRASES.idlePrompt, { allowInterruptions: true });
+      },
+      onIdleTimeout: () => void this.#sayThenFinish(session, PHRASES.idleGoodbye, 'idle'),
+    });
+    this.#timers.startMaxDuration(this.#meta.max_call_seconds, this.#config.goodbyeLeadSeconds);
+  }
+
+  async #sayThenFinish(session: voice.AgentSession, text: string, reason: EndReason): Promise<void> {
+    if (this.#wrappingUp) return;
+    this.#wrappingUp = true;
+    try {
+      session.interrupt({ force: true });
+      const handle = session.say(text, { allowInterruptions: false });
+      await withTimeout(handle.waitForPlayout(), 15_000);
+    } catch (error) {
+      this.#logger.warn({ err: errorMessage(error) }, 'farewell not spoken');
+    }
+    await this.finish(reason);
+  }
+
+  /** Ends the call once: final usage, end_voice_session, flush the writes, close the room where we end it. */
+  finish(reason: EndReason): Promise<void> {
+    this.#finishing ??= this.#finish(reason);
+    return this.#finishing;
+  }
+
+  async #finish(reason: EndReason): Promise<void> {
+    this.#wrappingUp = true;
+    this.#timers?.stop();
+    if (this.#leaseTimer) clearInterval(this.#leaseTimer);
+    const durationSeconds = (Date.now() - this.#startedAtMs) / 1000;
+    this.#logger.info({ reason, durationSeconds: Math.round(durationSeconds) }, 'call ending');
+
+    // Close the pipeline first so the last turn's metrics (e.g. an interrupted reply) are in the final usage.
+    if (this.#session) {
+      try {
+        await withTimeout(this.#session.close(), 5_000);
+      } catch (error) {
+        this.#logger.warn({ err: errorMessage(error) }, 'session close failed');
+      }
+    }
+
+    this.#recorder?.finish(reason);
+    this.#queue.enqueue({
+      key: `end:${this.#call.sessionId}`,
+      kind: 'end_session',
+      run: async () => {
+        await endVoiceSession(this.#db, this.#call.sessionId, reason);
+      },
+    });
+    const snapshot = this.#meter?.snapshot();
+    reportObservation({ kind: 'call_ended', reason, durationSeconds });
+    if (snapshot) {
+      reportObservation({
+        kind: 'usage',
+        sttSeconds: snapshot.stt.audioSeconds,
+        llmInputTokens: snapshot.llm.inputTokens,
+        llmOutputTokens: snapshot.llm.outputTokens,
+        llmCacheReadTokens: snapshot.llm.cacheReadTokens,
+        llmCacheCreationTokens: snapshot.llm.cacheCreationTokens,
+        ttsCharacters: snapshot.tts.characters,
+        costUsd: snapshot.estimatedCost,
+      });
+      this.#logger.info(
+        {
+          sttSeconds: snapshot.stt.audioSeconds,
+          llmTokens: snapshot.tokensUsed,
+          ttsCharacters: snapshot.tts.characters,
+          costUsd: snapshot.estimatedCost,
+        },
+        'call usage',
+      );
+    }
+    await this.#queue.flush(FLUSH_TIMEOUT_MS);
+    this.#queue.close();
+
+    // When we end the call (not the caller), close the room so the caller is disconnected too.
+    if (reason === 'max_duration' || reason === 'idle' || reason === 'error') {
+      try {
+        await withTimeout(this.#ctx.deleteRoom(), 3_000);
+      } catch (error) {
+        this.#logger.warn({ err: errorMessage(error) }, 'room not deleted');
+      }
+    }
+    this.#ctx.shutdown(reason);
+  }
+}

@@ -1,0 +1,141 @@
+import type { metrics } from '@livekit/agents';
+import { describe, expect, it } from 'vitest';
+import { SttAudioMeter } from '../../src/usage/stt-audio-meter.ts';
+import { UsageMeter } from '../../src/usage/usage-meter.ts';
+import { toSessionTotals, toUsageLogRow } from '../../src/usage/usage-rows.ts';
+
+const MODELS = { stt: 'nova-3', llm: 'claude-haiku-4-5', tts: 'tts-1', ttsStreams: false };
+
+function ttsMetrics(chars: number, streamed: boolean): metrics.TTSMetrics {
+  return {
+    type: 'tts_metrics',
+    label: 'openai.TTS',
+    requestId: 'r',
+    timestamp: 0,
+    ttfbMs: 10,
+    durationMs: 20,
+    audioDurationMs: 1000,
+    cancelled: false,
+    charactersCount: chars,
+    streamed,
+  };
+}
+
+function llmMetrics(prompt: number, cached: number, created: number, completion: number): metrics.LLMMetrics {
+  return {
+    type: 'llm_metrics',
+    label: 'anthropic.ClaudeLLM',
+    requestId: 'm',
+    timestamp: 0,
+    durationMs: 100,
+    ttftMs: 50,
+    cancelled: false,
+    completionTokens: completion,
+    promptTokens: prompt,
+    promptCachedTokens: cached,
+    cacheCreationTokens: created,
+    totalTokens: prompt + completion,
+    tokensPerSecond: 0,
+  };
+}
+
+describe('usage meter', () => {
+  it('counts TTS characters once although openai.TTS reports every segment twice', () => {
+    const meter = new UsageMeter(MODELS);
+    // One reply of two sentences: one request per sentence (streamed=false) plus the adapter's stream report.
+    meter.onMetrics(ttsMetrics(20, false));
+    meter.onMetrics(ttsMetrics(30, false));
+    meter.onMetrics(ttsMetrics(50, true));
+    expect(meter.snapshot().tts).toMatchObject({ characters: 50, requests: 2 });
+  });
+
+  it('counts the stream reports instead for a natively streaming TTS', () => {
+    const meter = new UsageMeter({ ...MODELS, ttsStreams: true });
+    meter.onMetrics(ttsMetrics(50, true));
+    expect(meter.snapshot().tts.characters).toBe(50);
+  });
+
+  it('splits Claude input into uncached, cache-read and cache-write tokens and prices each', () => {
+    const meter = new UsageMeter(MODELS);
+    meter.onMetrics(llmMetrics(3000, 2000, 500, 100));
+    meter.onMetrics(llmMetrics(3200, 2500, 0, 50));
+    const s = meter.snapshot();
+    expect(s.llm).toMatchObject({
+      requests: 2,
+      inputTokens: 500 + 700,
+      cacheReadTokens: 4500,
+      cacheCreationTokens: 500,
+      outputTokens: 150,
+    });
+    expect(s.tokensUsed).toBe(1200 + 4500 + 500 + 150);
+    const expected = (1200 * 1 + 150 * 5 + 4500 * 0.1 + 500 * 1.25) / 1e6;
+    expect(s.llm.cost).toBeCloseTo(expected, 6);
+  });
+
+  it('sums the parts into the estimated cost and flags unpriced models', () => {
+    const meter = new UsageMeter({ ...MODELS, tts: 'some-new-tts' });
+    meter.addSttAudio(60);
+    meter.onMetrics(ttsMetrics(1000, false));
+    const s = meter.snapshot();
+    expect(s.stt.cost).toBeCloseTo(0.0077, 6);
+    expect(s.tts.cost).toBeNull();
+    expect(s.unpriced).toEqual(['tts:some-new-tts']);
+    expect(s.estimatedCost).toBeCloseTo(0.0077, 6);
+  });
+
+  it('builds one usage_logs row per session with the breakdown, and absolute session totals', () => {
+    const meter = new UsageMeter(MODELS);
+    meter.addSttAudio(12.5);
+    meter.onMetrics(llmMetrics(100, 0, 0, 10));
+    meter.onMetrics(ttsMetrics(42, false));
+    const call = { sessionId: '7f1d3c2a-9b8e-4f6d-a5c4-3b2a1f0e9d8c', userId: 'u', conversationId: 'c' };
+    const a = toUsageLogRow(call, meter.snapshot(), { startedAtMs: 0, final: false });
+    const b = toUsageLogRow(call, meter.snapshot(), {
+      startedAtMs: 0,
+      final: true,
+      endReason: 'caller_left',
+    });
+    expect(a.id).toBe(b.id);
+    expect(b).toMatchObject({
+      feature: 'voice_call',
+      tokens_used: 110,
+      metadata: {
+        final: true,
+        end_reason: 'caller_left',
+        stt: { audio_seconds: 12.5 },
+        tts: { characters: 42 },
+        llm: { input_tokens: 100, output_tokens: 10 },
+      },
+    });
+    expect(toSessionTotals(meter.snapshot())).toMatchObject({
+      stt_audio_seconds: 12.5,
+      tts_characters: 42,
+      llm_input_tokens: 100,
+    });
+  });
+});
+
+describe('STT audio meter', () => {
+  const RATE = 48_000;
+  function frame(ms: number, amplitude: number) {
+    const n = (RATE * ms) / 1000;
+    const data = new Int16Array(n);
+    for (let i = 0; i < n; i++) data[i] = Math.round(amplitude * Math.sin((2 * Math.PI * 440 * i) / RATE));
+    return { data, sampleRate: RATE, channels: 1, samplesPerChannel: n };
+  }
+
+  it('counts speech and one second of trailing quiet, then stops counting silence (as the plugin sends)', () => {
+    const meter = new SttAudioMeter();
+    for (let i = 0; i < 20; i++) meter.push(frame(100, 8000)); // 2 s of tone
+    for (let i = 0; i < 50; i++) meter.push(frame(100, 0)); // 5 s of silence
+    // The cooldown lets ~1 s of quiet through (same float arithmetic as the plugin), then nothing.
+    expect(meter.seconds).toBeGreaterThanOrEqual(2.85);
+    expect(meter.seconds).toBeLessThanOrEqual(3.05);
+  });
+
+  it('re-chunks odd frame sizes into 100 ms pieces without losing samples', () => {
+    const meter = new SttAudioMeter();
+    for (let i = 0; i < 30; i++) meter.push(frame(10 * (1 + (i % 3)), 8000)); // 10/20/30 ms frames, 600 ms
+    expect(meter.seconds).toBeCloseTo(0.6, 2);
+  });
+});

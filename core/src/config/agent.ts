@@ -1,0 +1,130 @@
+import { z } from 'zod';
+import { envBoolean, envPort, envPositiveInt, envUrl, parseEnv } from '../env.ts';
+import { livekitServerEnv, loggingEnv, supabaseServerEnv } from './shared.ts';
+
+const DEFAULT_SYSTEM_PROMPT =
+  'You are Claude, talking with the user in a live voice call that continues their text chat. ' +
+  'Answer in short, natural spoken sentences: no lists, no markdown, no emoji, no code blocks. ' +
+  'Keep most replies to one to three sentences unless the user asks for more. ' +
+  'If you did not catch something, say so briefly and ask the user to repeat it.';
+
+/**
+ * The agent worker's environment. Provider base URLs are optional: unset means the provider's public endpoint;
+ * `npm start` without keys points them at the local stand-ins (devstack) and says so.
+ */
+export const agentEnv = z.object({
+  ...loggingEnv.shape,
+  ...supabaseServerEnv.shape,
+  ...livekitServerEnv.shape,
+
+  /** Explicit dispatch: the token service dispatches jobs to this name. Must match the token service's. */
+  AGENT_NAME: z.string().min(1).default('voice-agent'),
+  /** Port of the worker's own health server (LiveKit agents' /, /worker). 0 = any free port. */
+  AGENT_HEALTH_PORT: envPort.default(8081),
+  /** Port of the Prometheus /metrics server (per-turn latency, usage). 0 = any free port. */
+  AGENT_METRICS_PORT: envPort.default(9464),
+  /** Address the health and metrics servers bind to. */
+  AGENT_HTTP_HOST: z.string().min(1).default('0.0.0.0'),
+  /** Job processes kept warm (VAD loaded) for instant pickup. */
+  AGENT_IDLE_PROCESSES: z.coerce.number().int().min(0).default(2),
+
+  DEEPGRAM_API_KEY: z.string().min(1),
+  /** Deepgram base URL (ws:// or wss://). Unset = Deepgram's public API. */
+  DEEPGRAM_BASE_URL: z
+    .string()
+    .regex(/^(wss?|https?):\/\/.+/, 'must be a ws(s):// or http(s):// URL')
+    .optional(),
+  STT_MODEL: z.string().min(1).default('nova-3'),
+  STT_LANGUAGE: z.string().min(2).default('en-US'),
+
+  ANTHROPIC_API_KEY: z.string().min(1),
+  /** Anthropic API base URL. Unset = https://api.anthropic.com. */
+  ANTHROPIC_BASE_URL: envUrl.optional(),
+  CLAUDE_MODEL: z.string().min(1).default('claude-haiku-4-5'),
+  /** Upper bound on one spoken reply's tokens. */
+  CLAUDE_MAX_TOKENS: envPositiveInt.default(400),
+
+  OPENAI_API_KEY: z.string().min(1),
+  /** OpenAI API base URL including /v1. Unset = https://api.openai.com/v1. */
+  OPENAI_BASE_URL: envUrl.optional(),
+  TTS_MODEL: z.string().min(1).default('tts-1'),
+  TTS_VOICE: z.string().min(1).default('alloy'),
+
+  /** The system prompt for every call (spoken style). */
+  AGENT_SYSTEM_PROMPT: z.string().min(1).default(DEFAULT_SYSTEM_PROMPT),
+  /** What the agent says first. */
+  AGENT_GREETING: z.string().min(1).default('Hi! I am listening. What would you like to talk about?'),
+  /** Seconds a session lease lasts; renewed every third of it while the call lives. */
+  AGENT_LEASE_SECONDS: envPositiveInt.default(60),
+  /** Caller silent this long → a spoken prompt; silent as long again → the call ends (reason idle). */
+  AGENT_IDLE_TIMEOUT_SECONDS: envPositiveInt.default(45),
+  /** The spoken goodbye starts this many seconds before the call's max duration. */
+  AGENT_GOODBYE_LEAD_SECONDS: envPositiveInt.default(10),
+  /** Recent conversation messages loaded into the chat context when a call starts. */
+  AGENT_HISTORY_MESSAGES: z.coerce.number().int().min(0).default(20),
+  /** Seconds between usage checkpoints written during a call. */
+  AGENT_USAGE_CHECKPOINT_SECONDS: envPositiveInt.default(15),
+  /** Log the Prometheus ingest of job processes and more pipeline detail. */
+  AGENT_DEBUG: envBoolean.default(false),
+});
+export type AgentEnv = z.infer<typeof agentEnv>;
+
+export interface AgentConfig {
+  agentName: string;
+  logLevel: AgentEnv['LOG_LEVEL'];
+  logSensitive: boolean;
+  debug: boolean;
+  http: { host: string; healthPort: number; metricsPort: number };
+  idleProcesses: number;
+  supabase: { url: string; serviceRoleKey: string };
+  livekit: { url: string; apiKey: string; apiSecret: string };
+  deepgram: { apiKey: string; baseUrl: string | undefined; model: string; language: string };
+  anthropic: { apiKey: string; baseUrl: string | undefined; model: string; maxTokens: number };
+  openai: { apiKey: string; baseUrl: string | undefined; ttsModel: string; ttsVoice: string };
+  systemPrompt: string;
+  greeting: string;
+  leaseSeconds: number;
+  idleTimeoutSeconds: number;
+  goodbyeLeadSeconds: number;
+  historyMessages: number;
+  usageCheckpointSeconds: number;
+}
+
+export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  const e = parseEnv('agent', agentEnv, env);
+  return {
+    agentName: e.AGENT_NAME,
+    logLevel: e.LOG_LEVEL,
+    logSensitive: e.LOG_SENSITIVE,
+    debug: e.AGENT_DEBUG,
+    http: { host: e.AGENT_HTTP_HOST, healthPort: e.AGENT_HEALTH_PORT, metricsPort: e.AGENT_METRICS_PORT },
+    idleProcesses: e.AGENT_IDLE_PROCESSES,
+    supabase: { url: e.SUPABASE_URL, serviceRoleKey: e.SUPABASE_SERVICE_ROLE_KEY },
+    livekit: { url: e.LIVEKIT_URL, apiKey: e.LIVEKIT_API_KEY, apiSecret: e.LIVEKIT_API_SECRET },
+    deepgram: {
+      apiKey: e.DEEPGRAM_API_KEY,
+      baseUrl: e.DEEPGRAM_BASE_URL,
+      model: e.STT_MODEL,
+      language: e.STT_LANGUAGE,
+    },
+    anthropic: {
+      apiKey: e.ANTHROPIC_API_KEY,
+      baseUrl: e.ANTHROPIC_BASE_URL,
+      model: e.CLAUDE_MODEL,
+      maxTokens: e.CLAUDE_MAX_TOKENS,
+    },
+    openai: {
+      apiKey: e.OPENAI_API_KEY,
+      baseUrl: e.OPENAI_BASE_URL,
+      ttsModel: e.TTS_MODEL,
+      ttsVoice: e.TTS_VOICE,
+    },
+    systemPrompt: e.AGENT_SYSTEM_PROMPT,
+    greeting: e.AGENT_GREETING,
+    leaseSeconds: e.AGENT_LEASE_SECONDS,
+    idleTimeoutSeconds: e.AGENT_IDLE_TIMEOUT_SECONDS,
+    goodbyeLeadSeconds: e.AGENT_GOODBYE_LEAD_SECONDS,
+    historyMessages: e.AGENT_HISTORY_MESSAGES,
+    usageCheckpointSeconds: e.AGENT_USAGE_CHECKPOINT_SECONDS,
+  };
+}
