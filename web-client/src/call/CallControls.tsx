@@ -1,0 +1,63 @@
+import { useEffect, useRef } from 'react';
+import type { CallPhase } from './call-state.ts';
+
+interface Props {
+  phase: CallPhase;
+  muted: boolean;
+  canMute: boolean;
+  startLabel: string;
+  onStart: () => void;
+  onHangUp: () => void;
+  onToggleMute: () => void;
+}
+
+const STARTABLE: ReadonlySet<CallPhase> = new Set(['idle', 'ended', 'failed']);
+
+export function CallControls({ phase, muted, canMute, startLabel, onStart, onHangUp, onToggleMute }: Props) {
+  const hangUpRef = useRef<HTMLButtonElement>(null);
+  const startRef = useRef<HTMLButtonElement>(null);
+  const startable = STARTABLE.has(phase);
+  const previous = useRef(startable);
+
+  // Keep keyboard focus on a control that exists: the call button swaps with hang up and back.
+  useEffect(() => {
+    if (previous.current === startable) return;
+    const hadFocus = document.activeElement === document.body || document.activeElement === null;
+    previous.current = startable;
+    if (!hadFocus) return;
+    (startable ? startRef : hangUpRef).current?.focus();
+  }, [startable]);
+
+  if (startable) {
+    return (
+      <div className="call-controls">
+        <button ref={startRef} type="button" className="button button-call" onClick={onStart}>
+          <span aria-hidden="true">📞 </span>
+          {phase === 'idle' ? startLabel : 'Call again'}
+        </button>
+      </div>
+    );
+  }
+  return (
+    <div className="call-controls">
+      <button
+        type="button"
+        className="button"
+        aria-pressed={muted}
+        disabled={!canMute}
+        onClick={onToggleMute}
+      >
+        {muted ? 'Unmute microphone' : 'Mute microphone'}
+      </button>
+      <button
+        ref={hangUpRef}
+        type="button"
+        className="button button-hangup"
+        onClick={onHangUp}
+        disabled={phase === 'ending'}
+      >
+        Hang up
+      </button>
+    </div>
+  );
+}
