@@ -173,6 +173,8 @@ function runConnection(
   const detector = new SpeechDetector(sampleRate, detectorOptions);
   const audioHash = createHash('sha256');
   const model = query.model ?? 'nova-3';
+  // Without punctuate/smart_format Deepgram answers in lower case without punctuation.
+  const formatted = query.punctuate === 'true' || query.smart_format === 'true';
 
   let carry: Buffer | undefined; // an odd trailing byte, or a partial multi-channel sample
   let lastMessageAt = Date.now();
@@ -216,7 +218,13 @@ function runConnection(
     speech_final: flags.speechFinal,
     ...(flags.fromFinalize ? { from_finalize: true } : {}),
     channel: {
-      alternatives: [{ transcript: text, confidence: text ? 0.98 : 0, words: timedWords(text, start, end) }],
+      alternatives: [
+        {
+          transcript: formatted ? text : plainWords(text).join(' '),
+          confidence: text ? 0.98 : 0,
+          words: timedWords(text, start, end, formatted),
+        },
+      ],
     },
     metadata: {
       request_id: record.requestId,
@@ -394,22 +402,29 @@ function round(seconds: number): number {
 }
 
 /** Words spread over the utterance in proportion to their length, like Deepgram's word timings. */
-function timedWords(text: string, start: number, end: number) {
-  const words = text.split(/\s+/).filter(Boolean);
+function timedWords(text: string, start: number, end: number, formatted: boolean) {
+  const words = text.split(/\s+/).filter((w) => plainWords(w).length > 0);
   const total = words.reduce((n, w) => n + w.length, 0) || 1;
   let cursor = start;
   return words.map((punctuated) => {
     const span = ((end - start) * punctuated.length) / total;
     const word = {
-      word: punctuated.toLowerCase().replace(/[^\p{L}\p{N}'-]/gu, ''),
+      word: plainWords(punctuated)[0] ?? '',
       start: round(cursor),
       end: round(cursor + span),
       confidence: 0.98,
-      punctuated_word: punctuated,
+      ...(formatted ? { punctuated_word: punctuated } : {}),
     };
     cursor += span;
     return word;
   });
+}
+
+function plainWords(text: string): string[] {
+  return text
+    .split(/\s+/)
+    .map((w) => w.toLowerCase().replace(/[^\p{L}\p{N}'-]/gu, ''))
+    .filter(Boolean);
 }
 
 /** An interim result grows with the speech heard so far (about 2.5 words a second). */
