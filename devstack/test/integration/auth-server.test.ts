@@ -17,7 +17,7 @@ import {
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { type AuthServer, startAuthServer } from '../../src/auth/index.ts';
+import { type AuthServer, type OutgoingEmail, startAuthServer } from '../../src/auth/index.ts';
 
 /**
  * The auth server against real Postgres, driven by the real supabase-js 2.109. Self-contained: it starts its own
@@ -34,6 +34,7 @@ let superuser: pg.Client;
 let server: AuthServer;
 let authDatabaseUrl: string;
 let anonKey: string;
+let superuserOpen = false;
 let serviceRoleKey: string;
 
 async function freePort(): Promise<number> {
@@ -74,7 +75,7 @@ beforeAll(async () => {
     port,
     user: 'postgres',
     password: SUPERUSER_PASSWORD,
-    persistent: false,
+    persistent: true,
     createPostgresUser: process.getuid?.() === 0,
     onLog: () => {},
     onError: () => {},
@@ -85,6 +86,7 @@ beforeAll(async () => {
     connectionString: `postgres://postgres:${SUPERUSER_PASSWORD}@127.0.0.1:${port}/postgres`,
   });
   await superuser.connect();
+  superuserOpen = true;
   // What the devstack (and Supabase) provide before the auth server first starts.
   await superuser.query(`
     create role anon nologin noinherit;
@@ -107,7 +109,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
-  await superuser?.end();
+  if (superuserOpen) await superuser.end();
   await postgres?.stop();
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
@@ -347,6 +349,19 @@ describe('sessions', () => {
     expect(unknown.error).toMatchObject({ status: 400, code: 'refresh_token_not_found' });
   });
 
+  it('concurrent refreshes of one token all succeed with the same new token (no false theft alarm)', async () => {
+    const { session } = await signedUp();
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        client(server.url).auth.refreshSession({ refresh_token: session.refresh_token }),
+      ),
+    );
+    for (const result of results) expect(result.error).toBeNull();
+    const issued = new Set(results.map((r) => r.data.session!.refresh_token));
+    expect(issued.size).toBe(1);
+    expect(issued.has(session.refresh_token)).toBe(false);
+  });
+
   it('signOut ends the session: its refresh token and /user with its access token are rejected', async () => {
     const { session } = await signedUp();
     const supabase = client(server.url);
@@ -477,6 +492,59 @@ describe('magic link (mailer-less: the admin API hands out the link)', () => {
     });
     expect(byCode.error).toBeNull();
     expect(byCode.data.user!.email_confirmed_at).toBeTruthy();
+  });
+});
+
+describe('signInWithOtp (the would-be e-mail goes to onEmail)', () => {
+  it('delivers the code and the link; the link redirects with the session in the fragment', async () => {
+    const outbox: OutgoingEmail[] = [];
+    const mailing = await startAuthServer({
+      databaseUrl: authDatabaseUrl,
+      jwtSecret: JWT_SECRET,
+      siteUrl: 'http://app.example.test/welcome',
+      onEmail: (mail) => outbox.push(mail),
+    });
+    try {
+      const email = newEmail();
+      const sent = await client(mailing.url).auth.signInWithOtp({ email });
+      expect(sent.error).toBeNull();
+      expect(outbox).toHaveLength(1);
+      expect(outbox[0]).toMatchObject({ to: email, type: 'signup', otp: expect.stringMatching(/^\d{6}$/) });
+      const byCode = await client(mailing.url).auth.verifyOtp({
+        email,
+        token: outbox[0]!.otp,
+        type: 'email',
+      });
+      expect(byCode.error).toBeNull();
+
+      // Second time the address exists and is confirmed: a magic link; follow it like a browser would.
+      await client(mailing.url).auth.signInWithOtp({ email, options: { shouldCreateUser: false } });
+      const mail = outbox[1]!;
+      expect(mail.type).toBe('magiclink');
+      const followed = await fetch(mail.actionLink, { redirect: 'manual' });
+      expect(followed.status).toBe(303);
+      const location = new URL(followed.headers.get('location')!);
+      expect(`${location.origin}${location.pathname}`).toBe('http://app.example.test/welcome');
+      const fragment = new URLSearchParams(location.hash.slice(1));
+      expect(fragment.get('type')).toBe('magiclink');
+      const { payload } = await jwtVerify(
+        fragment.get('access_token')!,
+        new TextEncoder().encode(JWT_SECRET),
+      );
+      expect(payload.email).toBe(email);
+      const again = await fetch(mail.actionLink, { redirect: 'manual' });
+      expect(
+        new URLSearchParams(new URL(again.headers.get('location')!).hash.slice(1)).get('error_code'),
+      ).toBe('otp_expired');
+
+      const unknown = await client(mailing.url).auth.signInWithOtp({
+        email: newEmail(),
+        options: { shouldCreateUser: false },
+      });
+      expect(unknown.error).toMatchObject({ status: 422, code: 'otp_disabled' });
+    } finally {
+      await mailing.stop();
+    }
   });
 });
 
