@@ -1,0 +1,53 @@
+import { pino } from 'pino';
+import { startAuthServer } from './auth/index.ts';
+
+/**
+ * The one place the stack meets the auth server (devstack/src/auth/, GoTrue-wire-compatible; GoTrue itself
+ * cannot be installed here). It runs in-process and creates the `auth` schema at start, as GoTrue migrates on
+ * start, so it must start after the roles exist and before supabase/migrations (which reference auth.users).
+ */
+export interface StackAuthOptions {
+  /** Login role `supabase_auth_admin` (owns schema auth, search_path auth). */
+  databaseUrl: string;
+  jwtSecret: string;
+  port: number;
+  /** The gateway URL clients use; tokens carry `iss = <publicUrl>/auth/v1` as on Supabase. */
+  publicUrl: string;
+  logFile: string;
+}
+
+export interface StackAuthServer {
+  /** Root URL; the gateway maps /auth/v1/* onto it. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startStackAuthServer(options: StackAuthOptions): Promise<StackAuthServer> {
+  // Its own log file like every other part of the stack (createLogger writes to stdout). Same redaction rules.
+  const destination = pino.destination({ dest: options.logFile, sync: false, mkdir: true });
+  const logger = pino(
+    {
+      name: 'auth',
+      level: 'info',
+      base: { service: 'auth' },
+      redact: { paths: ['authorization', 'password', 'token', 'sensitive', '*.sensitive'], remove: true },
+    },
+    destination,
+  );
+  const server = await startAuthServer({
+    databaseUrl: options.databaseUrl,
+    jwtSecret: options.jwtSecret,
+    host: '127.0.0.1',
+    port: options.port,
+    publicUrl: options.publicUrl,
+    logger,
+  });
+  return {
+    url: server.url,
+    stop: async () => {
+      await server.stop();
+      destination.flushSync();
+      destination.end();
+    },
+  };
+}

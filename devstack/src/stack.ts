@@ -1,0 +1,265 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startControlServer } from './control-server.ts';
+import { bootstrapSupabaseRoles } from './database/bootstrap.ts';
+import { applyMigrations } from './database/migrations.ts';
+import { DevstackError } from './errors.ts';
+import { startGateway } from './gateway.ts';
+import { randomJwtSecret, signApiKey } from './keys.ts';
+import { choosePort } from './ports.ts';
+import { startLivekit } from './processes/livekit.ts';
+import { resolveLivekitServer } from './processes/livekit-binary.ts';
+import { startPostgres, withClient } from './processes/postgres.ts';
+import { startPostgrest } from './processes/postgrest.ts';
+import { httpOk, waitForHealth } from './processes/wait-for-health.ts';
+import { startStackAuthServer } from './stack-auth.ts';
+import type { StackInfo } from './stack-info.ts';
+
+export interface StackPorts {
+  /** Supabase-style gateway (supabaseUrl). */
+  gateway?: number;
+  postgres?: number;
+  postgrest?: number;
+  postgrestAdmin?: number;
+  auth?: number;
+  /** livekit-server signal port (HTTP/WebSocket). */
+  livekit?: number;
+  livekitRtcTcp?: number;
+  livekitRtcUdp?: number;
+  control?: number;
+}
+
+export interface StackOptions {
+  /**
+   * Where data and logs go. Default: a fresh temp dir, removed on stop. A given dir is kept (and its database
+   * reused on the next start, with only new migrations applied).
+   */
+  dir?: string;
+  /** Keep the temp dir on stop (to read logs after a failed run). */
+  keepDir?: boolean;
+  /**
+   * Run PostgreSQL without fsync (a machine crash may corrupt the data; a process crash cannot). Much faster on a
+   * busy disk. Default: true for the temp dir, false for a given `dir`.
+   */
+  disposableData?: boolean;
+  /** HS256 secret for user tokens and the API keys (32+ chars). Default: random per stack. */
+  jwtSecret?: string;
+  livekitKeys?: { apiKey: string; apiSecret: string };
+  /** Fixed ports; any left out (or 0) is chosen free per run. */
+  ports?: StackPorts;
+  /** Progress lines (e.g. the one-time livekit-server build). Default: stderr. */
+  log?: (line: string) => void;
+  /** On SIGINT/SIGTERM stop the stack and exit (default true). */
+  handleSignals?: boolean;
+}
+
+export interface RunningStack {
+  info: StackInfo;
+  /** Pids of every process the stack runs right now (tests check none survives stop()). */
+  pids(): number[];
+  stop(): Promise<void>;
+  postgres: { stop(): Promise<void>; start(): Promise<void> };
+  /** Milliseconds from the start of startStack() until each part was ready (for benchmarks and slow-start hunts). */
+  startupTimings: Record<string, number>;
+}
+
+/** The dev API key pair livekit-server's own --dev mode uses. */
+export const DEV_LIVEKIT_KEYS = { apiKey: 'devkey', apiSecret: 'secret' } as const;
+
+/**
+ * Starts the whole local stack on 127.0.0.1 and returns once every part answers its health check:
+ * PostgreSQL → Supabase roles → auth server (migrates `auth`) → supabase/migrations → PostgREST → gateway,
+ * with livekit-server starting alongside. On any failure everything already started is stopped again.
+ */
+export async function startStack(options: StackOptions = {}): Promise<RunningStack> {
+  const log = options.log ?? ((line: string) => console.error(line));
+  const jwtSecret = options.jwtSecret ?? randomJwtSecret();
+  if (jwtSecret.length < 32) throw new DevstackError('The stack JWT secret must be at least 32 characters.');
+  const ownsDir = !options.dir;
+  const dir = options.dir ?? mkdtempSync(path.join(os.tmpdir(), 'devstack-'));
+  const logDir = path.join(dir, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const livekitKeys = options.livekitKeys ?? DEV_LIVEKIT_KEYS;
+  const requested = options.ports ?? {};
+
+  const cleanups: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      await cleanup().catch((error: unknown) => log(`devstack: error while stopping: ${String(error)}`));
+    }
+    if (ownsDir && !options.keepDir) rmSync(dir, { recursive: true, force: true });
+  };
+
+  const began = Date.now();
+  const startupTimings: Record<string, number> = {};
+  const mark = (part: string) => {
+    startupTimings[part] = Date.now() - began;
+  };
+  try {
+    const livekitBinary = await resolveLivekitServer({ log });
+    mark('livekitBinary');
+    // Chosen one after another so no two parts get the same "free" port.
+    const ports = {
+      postgres: await choosePort(requested.postgres, 'postgres'),
+      postgrest: await choosePort(requested.postgrest, 'postgrest'),
+      postgrestAdmin: await choosePort(requested.postgrestAdmin, 'postgrest admin'),
+      auth: await choosePort(requested.auth, 'auth server'),
+      livekit: await choosePort(requested.livekit, 'livekit-server'),
+      livekitRtcTcp: await choosePort(requested.livekitRtcTcp, 'livekit-server ICE/TCP', 'tcp', '0.0.0.0'),
+      livekitRtcUdp: await choosePort(requested.livekitRtcUdp, 'livekit-server ICE/UDP', 'udp'),
+      gateway: await choosePort(requested.gateway, 'gateway'),
+      control: await choosePort(requested.control, 'devstack control'),
+    };
+    const passwords = {
+      authenticator: randomBytes(16).toString('hex'),
+      authAdmin: randomBytes(16).toString('hex'),
+    };
+
+    const livekitStarting = startLivekit({
+      binary: livekitBinary,
+      port: ports.livekit,
+      tcpPort: ports.livekitRtcTcp,
+      udpPort: ports.livekitRtcUdp,
+      ...livekitKeys,
+      logFile: path.join(logDir, 'livekit-server.log'),
+    });
+    // Registered at once so a failure elsewhere still stops it.
+    cleanups.push(async () => (await livekitStarting.catch(() => undefined))?.stop());
+
+    const postgres = await startPostgres({
+      dataDir: path.join(dir, 'postgres'),
+      port: ports.postgres,
+      logFile: path.join(logDir, 'postgres.log'),
+      ephemeral: options.disposableData ?? ownsDir,
+    });
+    mark('postgres');
+    cleanups.push(() => postgres.stop());
+    const databaseUrl = postgres.url('postgres');
+    await withClient(databaseUrl, (client) => bootstrapSupabaseRoles(client, passwords));
+    mark('roles');
+    const roleUrl = (role: string, password: string) =>
+      `postgresql://${role}:${password}@127.0.0.1:${ports.postgres}/postgres`;
+
+    const auth = await startStackAuthServer({
+      databaseUrl: roleUrl('supabase_auth_admin', passwords.authAdmin),
+      jwtSecret,
+      port: ports.auth,
+      publicUrl: `http://127.0.0.1:${ports.gateway}`,
+      logFile: path.join(logDir, 'auth.log'),
+    });
+    mark('auth');
+    cleanups.push(() => auth.stop());
+
+    await applyMigrations(databaseUrl).catch((error: unknown) => {
+      throw new DevstackError(error instanceof Error ? error.message : String(error), { cause: error });
+    });
+
+    const postgrestOptions = {
+      databaseUrl: roleUrl('authenticator', passwords.authenticator),
+      jwtSecret,
+      port: ports.postgrest,
+      adminPort: ports.postgrestAdmin,
+      workDir: dir,
+      logFile: path.join(logDir, 'postgrest.log'),
+    };
+    mark('migrations');
+    let postgrest = await startPostgrest(postgrestOptions);
+    mark('postgrest');
+    cleanups.push(() => postgrest.stop());
+
+    const [anonKey, serviceRoleKey] = await Promise.all([
+      signApiKey(jwtSecret, 'anon'),
+      signApiKey(jwtSecret, 'service_role'),
+    ]);
+    const gateway = await startGateway({
+      port: ports.gateway,
+      authUrl: auth.url,
+      restUrl: postgrest.url,
+      apiKeys: [anonKey, serviceRoleKey],
+    });
+    cleanups.push(() => gateway.stop());
+
+    const livekit = await livekitStarting;
+    mark('livekit');
+
+    const postgresControl = {
+      stop: () => postgres.stop(),
+      start: async () => {
+        await postgres.start();
+        // PostgREST retries a lost database with back-off up to 32 s; restart it if it does not come back at once,
+        // so "database started" means the REST API works again.
+        const ready = await waitForHealth({
+          what: 'PostgREST',
+          check: () => httpOk(`http://127.0.0.1:${ports.postgrestAdmin}/ready`),
+          timeoutMs: 3_000,
+        }).then(
+          () => true,
+          () => false,
+        );
+        if (!ready) {
+          await postgrest.stop();
+          postgrest = await startPostgrest(postgrestOptions);
+        }
+      },
+    };
+    const control = await startControlServer(ports.control, {
+      stopPostgres: postgresControl.stop,
+      startPostgres: postgresControl.start,
+    });
+    cleanups.push(() => control.stop());
+
+    const info: StackInfo = {
+      supabaseUrl: gateway.url,
+      anonKey,
+      serviceRoleKey,
+      jwtSecret,
+      databaseUrl,
+      livekit: { url: livekit.url, ...livekitKeys },
+      controlUrl: control.url,
+      logDir,
+    };
+
+    let stopping: Promise<void> | undefined;
+    const stop = () => {
+      stopping ??= (async () => {
+        removeSignalHandlers();
+        await stopAll();
+      })();
+      return stopping;
+    };
+    const removeSignalHandlers =
+      options.handleSignals === false ? () => undefined : onTerminationSignal(stop);
+
+    mark('total');
+    return {
+      info,
+      startupTimings,
+      stop,
+      postgres: postgresControl,
+      pids: () =>
+        [livekit.process, postgrest.process]
+          .filter((p) => p.running)
+          .map((p) => p.pid)
+          .concat(postgres.pid === undefined ? [] : [postgres.pid]),
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+/** Stops the stack on SIGINT/SIGTERM, then exits with the conventional code. Returns the un-installer. */
+function onTerminationSignal(stop: () => Promise<void>): () => void {
+  const handler = (signal: NodeJS.Signals) => {
+    const code = signal === 'SIGINT' ? 130 : 143;
+    void stop().finally(() => process.exit(code));
+  };
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+}

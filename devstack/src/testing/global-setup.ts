@@ -1,0 +1,18 @@
+import type { TestProject } from 'vitest/node';
+import { startStack } from '../stack.ts';
+import './provided-context.ts';
+
+/**
+ * vitest globalSetup for the `integration` project: one local stack per run, shared by every integration and
+ * e2e file through `inject('stack')`. Logs stay in the stack's temp dir while it runs (StackInfo.logDir); set
+ * DEVSTACK_KEEP=1 to keep them after the run.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const started = Date.now();
+  const stack = await startStack({ keepDir: process.env.DEVSTACK_KEEP === '1' });
+  console.error(`devstack: stack up in ${Date.now() - started} ms (logs: ${stack.info.logDir})`);
+  project.provide('stack', stack.info);
+  return async () => {
+    await stack.stop();
+  };
+}
