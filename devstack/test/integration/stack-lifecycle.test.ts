@@ -11,7 +11,12 @@ describe('stack lifecycle', () => {
   it('starts, stops without leaving a process, and starts again on the same data', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'devstack-lifecycle-'));
     try {
-      const first = await startStack({ dir, disposableData: true, handleSignals: false, log: () => undefined });
+      const first = await startStack({
+        dir,
+        disposableData: true,
+        handleSignals: false,
+        log: () => undefined,
+      });
       const firstPids = first.pids();
       expect(firstPids).toHaveLength(3); // postgres, postgrest, livekit-server
       for (const pid of firstPids) expect(processIsAlive(pid)).toBe(true);
@@ -20,7 +25,12 @@ describe('stack lifecycle', () => {
       for (const pid of firstPids) expect(processIsAlive(pid), `pid ${pid} survived stop()`).toBe(false);
       await expect(fetch(`${first.info.supabaseUrl}/health`)).rejects.toThrow();
 
-      const second = await startStack({ dir, disposableData: true, handleSignals: false, log: () => undefined });
+      const second = await startStack({
+        dir,
+        disposableData: true,
+        handleSignals: false,
+        log: () => undefined,
+      });
       try {
         // Same data dir: the user created in the first run still signs in.
         const client = anonClient(second.info);
