@@ -26,6 +26,12 @@ export interface SttConnectionRecord {
   speechSeconds: number;
   /** Final transcripts sent, in order. */
   transcripts: string[];
+  /**
+   * One entry per final: when the last voiced audio of the utterance arrived and when the final went out
+   * (epoch ms). Their difference is the STT latency this stand-in injected: max(sttFinalMs, the silence it
+   * needs to call the endpoint), which benchmarks subtract from voice-to-voice latency.
+   */
+  finals: Array<{ text: string; speechEndReceivedAt: number; sentAt?: number; fromFinalize: boolean }>;
   /** Control messages received (KeepAlive, Finalize, CloseStream, ...). */
   controlMessages: string[];
   closeCode?: number;
@@ -72,6 +78,7 @@ export async function startDeepgramStandin(
         audioSeconds: 0,
         speechSeconds: 0,
         transcripts: [],
+        finals: [],
         controlMessages: [],
       };
       recorded.push(record);
@@ -238,15 +245,23 @@ function runConnection(
     const text = transcripts.take(utterance);
     record.speechSeconds += end - start;
     record.transcripts.push(text);
+    const timing: SttConnectionRecord['finals'][number] = {
+      text,
+      speechEndReceivedAt: lastVoicedReceivedAt,
+      fromFinalize,
+    };
+    record.finals.push(timing);
     const notBefore = lastVoicedReceivedAt + settings().profile.sttFinalMs;
-    send(
+    void send(
       results(text, start, end, {
         isFinal: true,
         speechFinal: !fromFinalize && endpointingMs !== undefined,
         fromFinalize,
       }),
       notBefore,
-    );
+    ).then(() => {
+      timing.sentAt = Date.now();
+    });
     pendingUtteranceEnd = utteranceEndMs === undefined ? undefined : end;
   };
 

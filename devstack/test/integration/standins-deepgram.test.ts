@@ -177,6 +177,10 @@ describe('Deepgram live STT stand-in, driven by @livekit/agents-plugin-deepgram'
     expect(finals(events)).toEqual([WEATHER]);
     expect(elapsed).toBeGreaterThanOrEqual(550);
     expect(elapsed).toBeLessThan(2_500);
+    // The record carries the injected delay for benchmarks: end of speech received → final sent.
+    const [timing] = standins.recorded.stt[0]!.finals;
+    expect(timing!.sentAt! - timing!.speechEndReceivedAt).toBeGreaterThanOrEqual(595);
+    expect(timing!.sentAt! - timing!.speechEndReceivedAt).toBeLessThan(800);
   });
 
   it('rejects a connection without credentials with 401, like Deepgram', async () => {
