@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
 import type pg from 'pg';
 import { type AuthError, badRequest } from './errors.ts';
 import { NIL_INSTANCE_ID, type Queryable, type UserRow } from './users.ts';
@@ -206,7 +207,9 @@ export async function logoutAllExcept(db: Queryable, userId: string, sessionId: 
   await logout(db, userId, sessionId, sessionId ? 'others' : 'global');
 }
 
+/** sessions.ip is `inet`: anything that is not an address (a forged X-Forwarded-For) is stored as null. */
 function normalizeIp(ip: string | undefined): string | null {
   if (!ip) return null;
-  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+  const address = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+  return isIP(address) ? address : null;
 }
