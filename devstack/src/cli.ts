@@ -5,14 +5,18 @@ import { ConfigError } from '@voice/core';
 import { loadDevstackConfig } from './config.ts';
 import { DevstackError } from './errors.ts';
 import { DEV_JWT_SECRET } from './keys.ts';
+import { LIVEKIT_SERVER_VERSION, resolveLivekitServer } from './processes/livekit-binary.ts';
 import { type RunningStack, startStack } from './stack.ts';
 import { type StartedUpService, UP_SERVICES } from './up-services.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const USAGE = `Usage: tsx devstack/src/cli.ts up
+const USAGE = `Usage: tsx devstack/src/cli.ts <command>
 
-Starts the local stack (PostgreSQL, auth, PostgREST behind a Supabase-style gateway, livekit-server) on
-127.0.0.1 and prints its URLs and dev keys. Ctrl-C stops everything. Settings: DEVSTACK_* in .env.example.`;
+  up               Start the local stack (PostgreSQL, auth, PostgREST behind a Supabase-style gateway,
+                   livekit-server) on 127.0.0.1 and print its URLs and dev keys. Ctrl-C stops everything.
+  ensure-livekit   Find livekit-server v${LIVEKIT_SERVER_VERSION} or build it once with Go; print its path.
+
+Settings: DEVSTACK_*, LIVEKIT_SERVER_BIN, VOICECALL_CACHE_DIR (see .env.example).`;
 
 const print = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -84,6 +88,10 @@ async function up(): Promise<void> {
 async function main(): Promise<void> {
   const command = process.argv[2];
   if (command === 'up') return await up();
+  if (command === 'ensure-livekit') {
+    print(await resolveLivekitServer());
+    return;
+  }
   print(USAGE);
   process.exitCode = command === undefined || command === 'help' || command === '--help' ? 0 : 2;
 }

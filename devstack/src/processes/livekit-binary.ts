@@ -43,7 +43,12 @@ function versionOf(binary: string): string | undefined {
  * version, else builds it once with `go install` into the cache. Without Go it stops with what to do.
  */
 export async function resolveLivekitServer(
-  options: { env?: NodeJS.ProcessEnv; log?: (line: string) => void } = {},
+  options: {
+    env?: NodeJS.ProcessEnv;
+    log?: (line: string) => void;
+    /** Where to look for Go when it is not on PATH (its default install location). */
+    goCandidates?: readonly string[];
+  } = {},
 ): Promise<string> {
   const env = options.env ?? process.env;
   const log = options.log ?? ((line: string) => console.error(line));
@@ -57,7 +62,7 @@ export async function resolveLivekitServer(
   if (isExecutable(cached)) return cached;
   const onPath = which('livekit-server', env);
   if (onPath && versionOf(onPath) === LIVEKIT_SERVER_VERSION) return onPath;
-  return await buildLivekitServer(cached, env, log);
+  return await buildLivekitServer(cached, env, log, options.goCandidates);
 }
 
 /** `go install` into a temp GOBIN inside the cache dir, then an atomic rename: concurrent builds cannot clash. */
@@ -65,8 +70,9 @@ export async function buildLivekitServer(
   target: string,
   env: NodeJS.ProcessEnv,
   log: (line: string) => void,
+  goCandidates: readonly string[] = ['/usr/local/go/bin/go'],
 ): Promise<string> {
-  const go = which('go', env) ?? (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
+  const go = which('go', env) ?? goCandidates.find(isExecutable);
   if (!go) {
     throw new DevstackError(
       `livekit-server v${LIVEKIT_SERVER_VERSION} is not installed and Go is not available to build it.\n` +
