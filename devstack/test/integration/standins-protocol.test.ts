@@ -1,8 +1,9 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { speechClip } from '../../src/standins/fixtures.ts';
 import { type ProviderStandins, startProviderStandins } from '../../src/standins/index.ts';
+import { missingProviderKeys, startSimulatedProviders } from '../../src/standins/simulated.ts';
 
 // Wire details the client libraries do not surface (Deepgram's UtteranceEnd/Metadata, cache TTLs), checked on
 // the raw protocol, and clean shutdown of every stand-in.
@@ -170,6 +171,40 @@ describe('shutdown', () => {
     expect(await pendingLlm).toBeInstanceOf(Error);
     expect(await pendingTts).toBeInstanceOf(Error);
     await expect(fetch(`${own.anthropicUrl}/v1/messages`, { method: 'POST' })).rejects.toThrow();
+  });
+});
+
+describe('keyless simulated mode', () => {
+  it('says loudly that replies are simulated and hands the agent a working provider environment', async () => {
+    expect(missingProviderKeys({ ANTHROPIC_API_KEY: 'x', OPENAI_API_KEY: ' ' })).toEqual([
+      'DEEPGRAM_API_KEY',
+      'OPENAI_API_KEY',
+    ]);
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const simulated = await startSimulatedProviders({ profile: { llmTtftMs: 0 } });
+    try {
+      expect(warn.mock.calls.flat().join('\n')).toContain('SIMULATED PROVIDERS: replies are not from Claude');
+      const { env } = simulated;
+      expect(env.PROVIDERS_SIMULATED).toBe('true');
+      const client = new Anthropic({
+        baseURL: env.ANTHROPIC_BASE_URL,
+        apiKey: env.ANTHROPIC_API_KEY,
+        maxRetries: 0,
+      });
+      const reply = await client.messages.create({
+        model: 'claude-sonnet-4-6',
+        max_tokens: 64,
+        messages: [{ role: 'user', content: 'simulated transcript 1' }],
+      });
+      expect(reply.content[0]).toMatchObject({
+        text: 'This is a simulated Claude reply to: "simulated transcript 1"',
+      });
+      expect(env.DEEPGRAM_BASE_URL).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
+      expect(env.OPENAI_BASE_URL).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
+    } finally {
+      warn.mockRestore();
+      await simulated.stop();
+    }
   });
 });
 
