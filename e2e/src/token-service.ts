@@ -1,0 +1,47 @@
+import type { TokenResponse } from '@voice/core';
+import { loadTokenServiceConfig } from '@voice/core/config/token-service';
+import type { StackInfo } from '@voice/devstack/stack-info';
+import { buildTokenService } from '@voice/token-service/app';
+
+export interface E2eTokenService {
+  url: string;
+  /** POST /v1/token as the user; throws with the API error unless 201. */
+  issue(accessToken: string, body?: Record<string, unknown>): Promise<TokenResponse>;
+  close(): Promise<void>;
+}
+
+/** The real token service (buildTokenService) on a free port, wired to the test stack. */
+export async function startTokenService(
+  stack: StackInfo,
+  env: Record<string, string>,
+): Promise<E2eTokenService> {
+  const config = loadTokenServiceConfig({
+    LOG_LEVEL: 'warn',
+    SUPABASE_URL: stack.supabaseUrl,
+    SUPABASE_SERVICE_ROLE_KEY: stack.serviceRoleKey,
+    SUPABASE_JWT_SECRET: stack.jwtSecret,
+    LIVEKIT_URL: stack.livekit.url,
+    LIVEKIT_API_KEY: stack.livekit.apiKey,
+    LIVEKIT_API_SECRET: stack.livekit.apiSecret,
+    PORT: '0',
+    VOICE_MAX_ISSUANCES_PER_MINUTE: '100',
+    ...env,
+  });
+  const app = await buildTokenService(config);
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  return {
+    url,
+    async issue(accessToken, body = {}) {
+      const response = await fetch(`${url}/v1/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${accessToken}` },
+        body: JSON.stringify(body),
+      });
+      const json = (await response.json()) as TokenResponse & { error?: { code: string; message: string } };
+      if (response.status !== 201)
+        throw new Error(`token request failed: ${response.status} ${JSON.stringify(json)}`);
+      return json;
+    },
+    close: () => app.close(),
+  };
+}

@@ -1,0 +1,193 @@
+import { randomUUID } from 'node:crypto';
+import { llmCost, sttCost, ttsCost } from '@voice/core/pricing';
+import type { MessagesRequest } from '@voice/devstack/standins/anthropic-request';
+import { speechClip, transcriptByDuration } from '@voice/devstack/standins/fixtures';
+import { type ProviderStandins, startProviderStandins } from '@voice/devstack/standins/index';
+import { testStack } from '@voice/devstack/testing/stack';
+import { createTestUser, serviceClient } from '@voice/devstack/testing/users';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { usageLogIdFor } from '../../agent/src/persistence/deterministic-id.ts';
+import { type RunningAgentWorker, startAgentWorker } from '../src/agent-worker.ts';
+import { ScriptedCaller, sleep } from '../src/scripted-caller.ts';
+import { type E2eTokenService, startTokenService } from '../src/token-service.ts';
+
+// A whole call over real WebRTC: token service → livekit-server → our agent worker process (Deepgram, Claude and
+// OpenAI plugins pointed at the stand-ins) → a scripted @livekit/rtc-node caller; then the rows in Postgres.
+const stack = testStack();
+const AGENT = `voice-agent-e2e-${randomUUID().slice(0, 8)}`;
+const GREETING = 'Hello there, I am listening.';
+
+const QUESTIONS = [
+  'What is the capital of France?',
+  'Tell me a short story about a friendly dragon who loves to bake bread.',
+];
+const ANSWERS = [
+  'Paris is the capital of France.',
+  'Once upon a time a friendly dragon baked warm bread for the whole village.',
+];
+
+let standins: ProviderStandins;
+let tokens: E2eTokenService;
+let worker: RunningAgentWorker;
+
+/** The stand-in's Claude answers by the last user message (preemptive requests may repeat or be cancelled). */
+function answerFor(request: MessagesRequest): string | undefined {
+  const last = [...request.messages].reverse().find((m) => m.role === 'user');
+  const text =
+    typeof last?.content === 'string'
+      ? last.content
+      : (last?.content ?? [])
+          .filter((b) => b.type === 'text')
+          .map((b) => String(b.text))
+          .join(' ');
+  const i = QUESTIONS.findIndex((q) => text.includes(q));
+  return i >= 0 ? ANSWERS[i] : undefined;
+}
+
+beforeAll(async () => {
+  standins = await startProviderStandins();
+  tokens = await startTokenService(stack, { AGENT_NAME: AGENT });
+  worker = await startAgentWorker(stack, standins, { agentName: AGENT, env: { AGENT_GREETING: GREETING } });
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  await tokens?.close();
+  await standins?.stop();
+});
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+describe('a voice call end to end', () => {
+  it('greets, answers two spoken questions, and records every turn, the usage and the session', async () => {
+    const clips = await Promise.all(QUESTIONS.map((q) => speechClip(q, { sampleRate: 48_000 })));
+    standins.configure({
+      sttScript: transcriptByDuration(clips),
+      llmScript: (request) => answerFor(request),
+    });
+    const user = await createTestUser(stack, { tier: 'studio' });
+    const grant = await tokens.issue(user.accessToken, { participant_name: 'E2E caller' });
+
+    const caller = new ScriptedCaller();
+    const joinedAt = Date.now();
+    await caller.join(grant.server_url, grant.participant_token);
+    const latencies: number[] = [];
+    try {
+      // The greeting.
+      const greeting = await caller.waitForSpeech(joinedAt, 30_000);
+      const greetingMs = greeting.startedAt - joinedAt;
+      await caller.waitForQuiet(1_000);
+
+      for (const clip of clips) {
+        const speechEndedAt = await caller.speak(clip);
+        const answer = await caller.waitForSpeech(speechEndedAt, 20_000);
+        latencies.push(answer.startedAt - speechEndedAt);
+        await caller.waitForQuiet(1_000);
+      }
+      console.log(
+        `[agent-call] join→greeting heard ${greetingMs} ms; voice-to-voice (caller end of speech → first agent audio): ${latencies.map((l) => `${l} ms`).join(', ')}`,
+      );
+    } finally {
+      await caller.hangUp();
+    }
+
+    const db = serviceClient(stack);
+    // The call ends when the caller leaves: session ended with its reason and duration, slot free.
+    const session = await waitFor('the session to end', async () => {
+      const { data } = await db.from('voice_sessions').select('*').eq('id', grant.session_id).single();
+      return data?.status === 'ended' ? data : undefined;
+    });
+    expect(session).toMatchObject({ status: 'ended', end_reason: 'caller_left', user_id: user.id });
+    expect(Number(session.duration_seconds)).toBeGreaterThan(3);
+    const { count: live } = await db
+      .from('voice_sessions')
+      .select('id', { count: 'exact', head: true })
+      .eq('user_id', user.id)
+      .neq('status', 'ended');
+    expect(live).toBe(0);
+
+    // Every turn in order, in the right conversation, for the right user.
+    const usage = await waitFor('the final usage row', async () => {
+      const { data } = await db.from('usage_logs').select('*').eq('user_id', user.id);
+      const rows = data ?? [];
+      return rows.length === 1 && rows[0]?.metadata?.final === true ? rows : undefined;
+    });
+    const { data: messages } = await db
+      .from('messages')
+      .select('*')
+      .eq('conversation_id', grant.conversation_id)
+      .order('created_at', { ascending: true });
+    expect(messages?.map((m) => [m.role, m.content])).toEqual([
+      ['assistant', GREETING],
+      ['user', QUESTIONS[0]],
+      ['assistant', ANSWERS[0]],
+      ['user', QUESTIONS[1]],
+      ['assistant', ANSWERS[1]],
+    ]);
+    for (const m of messages ?? []) {
+      expect(m.user_id).toBe(user.id);
+      expect(m.metadata).toMatchObject({ voice_call: true, session_id: grant.session_id });
+    }
+    const answers = (messages ?? []).filter((m) => m.role === 'assistant').slice(1);
+    for (const a of answers) {
+      expect(a.metadata.latency.e2e).toBeGreaterThan(0);
+      expect(a.metadata.latency.e2e).toBeLessThan(5);
+    }
+
+    // One usage row whose numbers match what the providers (stand-ins) saw, priced by the table.
+    const [row] = usage;
+    expect(row.id).toBe(usageLogIdFor(grant.session_id));
+    expect(row.feature).toBe('voice_call');
+    const meta = row.metadata;
+    const sttSeen = standins.recorded.stt.reduce((s, r) => s + r.audioSeconds, 0);
+    const ttsSeen = standins.recorded.tts
+      .filter((r) => r.status === 200)
+      .reduce((s, r) => s + r.characters, 0);
+    const llmDone = standins.recorded.llm.filter((r) => r.status === 200 && r.usage);
+    const llmOut = llmDone.reduce((s, r) => s + (r.usage?.output_tokens ?? 0), 0);
+    const llmIn = llmDone.reduce((s, r) => s + (r.usage?.input_tokens ?? 0), 0);
+    console.log(
+      `[agent-call] usage: stt ${meta.stt.audio_seconds}s (stand-in ${sttSeen.toFixed(2)}s), tts ${meta.tts.characters} chars (stand-in ${ttsSeen}), llm in/out ${meta.llm.input_tokens}/${meta.llm.output_tokens} (stand-in ${llmIn}/${llmOut}), cost $${row.estimated_cost}`,
+    );
+    // STT: we measure what the plugin sends; tolerance 5% or 0.5 s (frame boundaries, the final flush).
+    expect(Math.abs(meta.stt.audio_seconds - sttSeen)).toBeLessThanOrEqual(Math.max(0.5, sttSeen * 0.05));
+    // TTS: every character the stand-in was asked to speak, counted once.
+    expect(meta.tts.characters).toBe(ttsSeen);
+    // LLM: tokens of every request that reached Claude (a cancelled preemptive request may lack its final count).
+    expect(meta.llm.output_tokens).toBeLessThanOrEqual(llmOut);
+    expect(meta.llm.output_tokens).toBeGreaterThanOrEqual(llmOut - 10 * (standins.recorded.llm.length - 2));
+    expect(
+      meta.llm.input_tokens + meta.llm.cache_read_tokens + meta.llm.cache_creation_tokens,
+    ).toBeGreaterThan(0);
+    expect(row.tokens_used).toBe(
+      meta.llm.input_tokens +
+        meta.llm.output_tokens +
+        meta.llm.cache_read_tokens +
+        meta.llm.cache_creation_tokens,
+    );
+    const expectedCost =
+      (sttCost(meta.stt.model, meta.stt.audio_seconds) ?? 0) +
+      (llmCost(meta.llm.model, {
+        inputTokens: meta.llm.input_tokens,
+        outputTokens: meta.llm.output_tokens,
+        cacheReadTokens: meta.llm.cache_read_tokens,
+        cacheCreationTokens: meta.llm.cache_creation_tokens,
+      }) ?? 0) +
+      (ttsCost(meta.tts.model, meta.tts.characters) ?? 0);
+    expect(Number(row.estimated_cost)).toBeCloseTo(expectedCost, 5);
+
+    // The session row carries the same totals.
+    expect(Number(session.stt_audio_seconds)).toBeCloseTo(meta.stt.audio_seconds, 2);
+    expect(session.tts_characters).toBe(meta.tts.characters);
+    expect(session.llm_output_tokens).toBe(meta.llm.output_tokens);
+    expect(Number(session.estimated_cost)).toBeCloseTo(Number(row.estimated_cost), 5);
+  }, 120_000);
+});
