@@ -116,10 +116,11 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
   async function stop(): Promise<void> {
     if (!running) return;
     const pid = readPid();
-    await embedded.stop();
+    // embedded.stop() waits for an 'exit' event that never comes if the postmaster already exited (Ctrl-C in a
+    // terminal signals the whole process group, postgres included), so also finish when the pid is gone.
+    const stopped = embedded.stop();
+    await (pid === undefined ? stopped : Promise.race([stopped, waitUntilGone(pid, 15_000)]));
     running = false;
-    // embedded.stop() resolves when the postmaster exits; wait out its last children too.
-    if (pid !== undefined) await waitUntilGone(pid, 10_000);
   }
 
   await start();
