@@ -77,7 +77,24 @@ export function promptBlocks(request: MessagesRequest): PromptBlock[] {
       });
     }
   }
+  // Automatic caching: a top-level cache_control marks the last cacheable block.
+  const automatic = ttlOf(request as Record<string, unknown>);
+  const last = blocks.at(-1);
+  if (automatic !== undefined && last && last.cacheTtlSeconds === undefined) last.cacheTtlSeconds = automatic;
   return blocks;
+}
+
+/**
+ * Minimum cacheable prefix by model family, per Anthropic's prompt-caching docs (2026): shorter prefixes are
+ * silently not cached. Unknown models get 1024.
+ */
+export function minimumCacheableTokens(model: string): number {
+  const table: Array<[RegExp, number]> = [
+    [/^claude-(opus|fable|mythos)-5/, 512],
+    [/^claude-(opus-4-[56]|haiku-4-5)/, 4096],
+    [/^claude-(opus-4-7|3-5-haiku|3-haiku|haiku-3)/, 2048],
+  ];
+  return table.find(([pattern]) => pattern.test(model))?.[1] ?? 1024;
 }
 
 export function countInputTokens(request: MessagesRequest): number {
@@ -87,7 +104,8 @@ export function countInputTokens(request: MessagesRequest): number {
 export class PromptCache {
   /** prefix hash → expiry (epoch ms) */
   #entries = new Map<string, { expiresAt: number; ttlSeconds: number }>();
-  minCacheableTokens = 1024;
+  /** Overrides the per-model minimum (tests use a small one to cache short prompts). */
+  minCacheableTokens: number | undefined;
 
   clear(): void {
     this.#entries.clear();
@@ -128,8 +146,9 @@ export class PromptCache {
     let creation5m = 0;
     let creation1h = 0;
     let accounted = read;
+    const minimum = this.minCacheableTokens ?? minimumCacheableTokens(request.model);
     for (const bp of breakpoints) {
-      if (bp <= readUpTo || cumulative[bp]! < this.minCacheableTokens) continue;
+      if (bp <= readUpTo || cumulative[bp]! < minimum) continue;
       const ttlSeconds = blocks[bp]!.cacheTtlSeconds!;
       this.#entries.set(hashes[bp]!, { expiresAt: now + ttlSeconds * 1000, ttlSeconds });
       const written = cumulative[bp]! - accounted;

@@ -47,7 +47,7 @@ export interface StandinConfiguration {
   llmFailures?: LlmFailure[];
   /** Appended: failures for the next TTS requests, one each. */
   ttsFailures?: TtsFailure[];
-  /** Minimum prompt-cache prefix in tokens (1024 for Sonnet/Opus; 2048 or 4096 for some models). */
+  /** Minimum prompt-cache prefix in tokens for every model (default: per model, e.g. 1024 Sonnet 4.6, 4096 Haiku 4.5). */
   llmCacheMinTokens?: number;
 }
 
@@ -108,7 +108,7 @@ export async function startProviderStandins(options: StandinOptions = {}): Promi
         transcripts.reset();
         deepgram.reset();
         anthropic.reset();
-        anthropic.cache.minCacheableTokens = 1024;
+        anthropic.cache.minCacheableTokens = undefined;
         openai.reset();
       },
       async stop() {

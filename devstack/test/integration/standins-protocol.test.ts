@@ -140,6 +140,46 @@ describe('Anthropic prompt cache model', () => {
   });
 });
 
+describe('Anthropic automatic caching and per-model minimums', () => {
+  it('moves the top-level breakpoint along a growing conversation and applies Haiku 4.5 minimum of 4096', async () => {
+    const client = new Anthropic({ baseURL: standins.anthropicUrl, apiKey: 'k', maxRetries: 0 });
+    const model = 'claude-haiku-4-5';
+    const long = 'word '.repeat(4000); // 5000 tokens
+    const short = 'word '.repeat(2000); // 2500 tokens: below Haiku 4.5's minimum
+    const system = [{ type: 'text' as const, text: short, cache_control: { type: 'ephemeral' as const } }];
+    const tooShort = await client.messages.create({
+      model,
+      max_tokens: 16,
+      system,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    expect(tooShort.usage.cache_creation_input_tokens).toBe(0);
+
+    const first = await client.messages.create({
+      model,
+      max_tokens: 16,
+      cache_control: { type: 'ephemeral' },
+      messages: [{ role: 'user', content: long }],
+    });
+    expect(first.usage.cache_creation_input_tokens).toBe(5000);
+    const second = await client.messages.create({
+      model,
+      max_tokens: 16,
+      cache_control: { type: 'ephemeral' },
+      messages: [
+        { role: 'user', content: long },
+        { role: 'assistant', content: 'Noted.' },
+        { role: 'user', content: 'And now?' },
+      ],
+    });
+    expect(second.usage.cache_read_input_tokens).toBe(5000);
+    expect(second.usage.cache_creation_input_tokens).toBe(
+      Math.ceil('Noted.'.length / 4) + Math.ceil('And now?'.length / 4),
+    );
+    expect(second.usage.input_tokens).toBe(0);
+  });
+});
+
 describe('shutdown', () => {
   it('stop() closes open WebSockets and streams promptly and frees the ports', async () => {
     const own = await startProviderStandins({ profile: { llmTtftMs: 30_000, ttsTtfbMs: 30_000 } });
