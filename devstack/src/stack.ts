@@ -74,6 +74,21 @@ export const DEV_LIVEKIT_KEYS = { apiKey: 'devkey', apiSecret: 'secret' } as con
  * with livekit-server starting alongside. On any failure everything already started is stopped again.
  */
 export async function startStack(options: StackOptions = {}): Promise<RunningStack> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startStackOnce(options);
+    } catch (error) {
+      // A port found free can be taken before the child binds it (another stack, or an outgoing connection's
+      // ephemeral port). Ports the caller fixed are reported, not retried (choosePort names them).
+      const lostPortRace =
+        error instanceof DevstackError && /address already in use|could not bind/i.test(error.message);
+      if (!lostPortRace || attempt >= 3) throw error;
+      (options.log ?? console.error)(`devstack: a port was taken during start-up; retrying (${attempt}/2)`);
+    }
+  }
+}
+
+async function startStackOnce(options: StackOptions): Promise<RunningStack> {
   const log = options.log ?? ((line: string) => console.error(line));
   const jwtSecret = options.jwtSecret ?? randomJwtSecret();
   if (jwtSecret.length < 32) throw new DevstackError('The stack JWT secret must be at least 32 characters.');

@@ -151,9 +151,12 @@ class PostgresStartError extends Error {
 function startFailure(error: unknown, options: PostgresOptions): DevstackError {
   const log = error instanceof PostgresStartError ? error.log : '';
   if (/could not bind|address already in use/i.test(log)) {
-    return new DevstackError(`Port ${options.port}/tcp (postgres) is already in use on 127.0.0.1.`, {
-      cause: error,
-    });
+    return new DevstackError(
+      `Port ${options.port}/tcp (postgres) is already in use on 127.0.0.1 (could not bind).`,
+      {
+        cause: error,
+      },
+    );
   }
   const lines = log.trim().split('\n').slice(-12).join('\n');
   return new DevstackError(
