@@ -56,6 +56,7 @@ export async function startDeepgramStandin(
   let connections = 0;
   const live = new Set<WebSocket>();
   const wss = new WebSocketServer({ noServer: true, maxPayload: 8 * 1024 * 1024 });
+  const requestIds = new WeakMap<IncomingMessage, string>();
   const server = createServer((req, res) => answerPlainHttp(req, res));
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -68,6 +69,7 @@ export async function startDeepgramStandin(
     const query = Object.fromEntries(url.searchParams.entries());
     const problem = validateQuery(query);
     if (problem) return rejectUpgrade(socket, 400, 'Bad Request', requestId, problem);
+    requestIds.set(req, requestId);
     wss.handleUpgrade(req, socket, head, (ws) => {
       live.add(ws);
       ws.once('close', () => live.delete(ws));
@@ -86,7 +88,7 @@ export async function startDeepgramStandin(
     });
   });
   // Deepgram answers the upgrade with its request id; clients log it.
-  wss.on('headers', (headers) => headers.push(`dg-request-id: ${randomUUID()}`));
+  wss.on('headers', (headers, req) => headers.push(`dg-request-id: ${requestIds.get(req) ?? randomUUID()}`));
 
   const listening: ListeningServer = await listenOnFreePort(server, host);
   return {
@@ -354,7 +356,8 @@ function runConnection(
       return;
     }
     const idleSeconds = (now - lastAudioAt) / 1000;
-    if (idleSeconds < 0.05) return;
+    // Clients send every 20–100 ms; only a longer gap means the audio has stopped (not just between chunks).
+    if (idleSeconds < 0.25) return;
     if (
       detector.inSpeech &&
       (detector.streamSeconds - detector.lastVoicedEnd + idleSeconds) * 1000 >= minSilenceMs

@@ -31,7 +31,12 @@ describe('Deepgram wire protocol', () => {
     });
     const messages: DeepgramMessage[] = [];
     ws.on('message', (data) => messages.push(JSON.parse(String(data)) as DeepgramMessage));
+    let upgradeRequestId: string | undefined;
+    ws.once('upgrade', (res) => {
+      upgradeRequestId = String(res.headers['dg-request-id']);
+    });
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    expect(upgradeRequestId).toBe(standins.recorded.stt[0]!.requestId);
     const bytes = Buffer.from(clip.samples.buffer, clip.samples.byteOffset, clip.samples.byteLength);
     for (let offset = 0; offset < bytes.length; offset += 3200)
       ws.send(bytes.subarray(offset, offset + 3200));
