@@ -24,7 +24,9 @@ export interface StackAuthServer {
 
 export async function startStackAuthServer(options: StackAuthOptions): Promise<StackAuthServer> {
   // Its own log file like every other part of the stack (createLogger writes to stdout). Same redaction rules.
-  const destination = pino.destination({ dest: options.logFile, sync: false, mkdir: true });
+  // Synchronous and never closed: the auth server's pool may still log a lost connection after stop() (Postgres
+  // stops after it), and a closed pino destination would throw there. One fd per stack start.
+  const destination = pino.destination({ dest: options.logFile, sync: true, mkdir: true });
   const logger = pino(
     {
       name: 'auth',
@@ -44,10 +46,6 @@ export async function startStackAuthServer(options: StackAuthOptions): Promise<S
   });
   return {
     url: server.url,
-    stop: async () => {
-      await server.stop();
-      destination.flushSync();
-      destination.end();
-    },
+    stop: () => server.stop(),
   };
 }

@@ -1,17 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { cacheDir } from '../cache-dir.ts';
 import { DevstackError } from '../errors.ts';
 
 export const LIVEKIT_SERVER_VERSION = '1.13.5';
 const MODULE = 'github.com/livekit/livekit-server/cmd/server';
-
-/** ${VOICECALL_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/voicecall}: outside the work tree, shared by every clone. */
-export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.VOICECALL_CACHE_DIR) return env.VOICECALL_CACHE_DIR;
-  return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'voicecall');
-}
 
 export function cachedBinaryPath(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(cacheDir(env), 'bin', `livekit-server-v${LIVEKIT_SERVER_VERSION}`);
