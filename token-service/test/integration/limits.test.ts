@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { testStack } from '@voice/devstack/testing/stack';
 import { createTestUser, serviceClient } from '@voice/devstack/testing/users';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   postWebhook,
@@ -37,6 +39,9 @@ async function liveSessions(userId: string) {
 describe('concurrent sessions', () => {
   it('grants exactly 3 of 50 simultaneous requests over two instances; a room_finished webhook frees one', async () => {
     const user = await createTestUser(stack, { tier: 'studio' });
+    // Warm both instances (connections, kill-switch cache) so the 50 requests reach Postgres together.
+    const warm = await createTestUser(stack, { tier: 'studio' });
+    await Promise.all([first, second].map((s) => s.requestToken(warm.accessToken, {})));
     const replies = await Promise.all(
       Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? first : second).requestToken(user.accessToken, {})),
     );
@@ -86,6 +91,29 @@ describe('concurrent sessions', () => {
 
     expect((await first.requestToken(user.accessToken, {})).status).toBe(201);
     expect((await second.requestToken(user.accessToken, {})).status).toBe(429);
+  });
+
+  it('claim_voice_session stays exact under 50 truly parallel transactions (20 connections)', async () => {
+    // Straight to Postgres, so the calls overlap far more tightly than HTTP requests can: without the per-user
+    // lock this grants more than 3.
+    const user = await createTestUser(stack, { tier: 'studio' });
+    const pool = new pg.Pool({ connectionString: stack.databaseUrl, max: 20 });
+    try {
+      await Promise.all(Array.from({ length: 20 }, () => pool.query('select 1')));
+      const results = await Promise.all(
+        Array.from({ length: 50 }, () =>
+          pool.query<{ r: { code: string } }>(
+            'select public.claim_voice_session($1, $2, $3, null, 3, 1000, 600, 1800, 60) as r',
+            [user.id, randomUUID(), `voice-${randomUUID()}`],
+          ),
+        ),
+      );
+      const codes = results.map((result) => result.rows[0]?.r.code);
+      expect(codes.filter((code) => code === 'OK')).toHaveLength(3);
+      expect(codes.filter((code) => code === 'SESSION_LIMIT')).toHaveLength(47);
+    } finally {
+      await pool.end();
+    }
   });
 
   it('ends a session when the caller leaves, but not when the agent leaves', async () => {
