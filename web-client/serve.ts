@@ -126,7 +126,8 @@ export async function ensureWebClientBuilt(
 }
 
 export interface WebClientServerOptions {
-  config: RuntimeConfig;
+  /** The runtime config, or a getter (read per request) when a value is only known after the server is up. */
+  config: RuntimeConfig | (() => RuntimeConfig);
   /** 0 (default) = any free port. */
   port?: number;
   host?: string;
@@ -153,16 +154,19 @@ function securityHeaders(res: ServerResponse): void {
 }
 
 export async function startWebClientServer(options: WebClientServerOptions): Promise<WebClientServer> {
-  // Validates the config (and refuses a service role key) before anything is served.
-  const config = parseRuntimeConfig(options.config);
-  const configBody = JSON.stringify(config);
+  // Validates the config (and refuses a service role key) before anything is served, and again per change.
+  const readConfig =
+    typeof options.config === 'function' ? options.config : () => options.config as RuntimeConfig;
+  parseRuntimeConfig(readConfig());
   const root = await ensureWebClientBuilt(options.build ?? 'if-stale');
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     securityHeaders(res);
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'method not allowed');
     const pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    if (pathname === '/config.json') return send(res, 200, configBody, CONTENT_TYPES['.json']);
+    if (pathname === '/config.json') {
+      return send(res, 200, JSON.stringify(parseRuntimeConfig(readConfig())), CONTENT_TYPES['.json']);
+    }
     if (pathname === '/healthz') return send(res, 200, 'ok');
 
     const candidate = normalize(join(root, pathname));

@@ -32,7 +32,7 @@ export function CallControls({ phase, muted, canMute, startLabel, onStart, onHan
     return (
       <div className="call-controls">
         <button ref={startRef} type="button" className="button button-call" onClick={onStart}>
-          <span aria-hidden="true">📞 </span>
+          <PhoneIcon />
           {phase === 'idle' ? startLabel : 'Call again'}
         </button>
       </div>
@@ -59,5 +59,13 @@ export function CallControls({ phase, muted, canMute, startLabel, onStart, onHan
         Hang up
       </button>
     </div>
+  );
+}
+
+function PhoneIcon() {
+  return (
+    <svg aria-hidden="true" width="20" height="20" viewBox="0 0 24 24" fill="currentColor" focusable="false">
+      <path d="M6.6 10.8a15.1 15.1 0 0 0 6.6 6.6l2.2-2.2a1 1 0 0 1 1-.25 11.4 11.4 0 0 0 3.6.57 1 1 0 0 1 1 1V20a1 1 0 0 1-1 1A17 17 0 0 1 3 4a1 1 0 0 1 1-1h3.5a1 1 0 0 1 1 1c0 1.25.2 2.45.57 3.6a1 1 0 0 1-.25 1z" />
+    </svg>
   );
 }

@@ -76,16 +76,19 @@ export function CallPanel({
           onSignIn={onSignInAgain}
         />
       ) : null}
-      <CallControls
-        phase={state.phase}
-        muted={state.muted}
-        canMute={inCall}
-        onStart={() => call.start(conversationId)}
-        onHangUp={call.hangUp}
-        onToggleMute={() => call.setMuted(!state.muted)}
-        startLabel={conversationId ? 'Call Claude' : 'Start a new call'}
-      />
-      {controller ? (
+      {showFailure ? null : (
+        // While a failure notice shows, its own buttons are the way forward (retry, upgrade, sign in).
+        <CallControls
+          phase={state.phase}
+          muted={state.muted}
+          canMute={inCall}
+          onStart={() => call.start(conversationId)}
+          onHangUp={call.hangUp}
+          onToggleMute={() => call.setMuted(!state.muted)}
+          startLabel={conversationId ? 'Call Claude' : 'Start a new call'}
+        />
+      )}
+      {controller && state.grant ? (
         <LatencyDebug controller={controller} state={state} agentLatenciesMs={agentLatenciesMs} />
       ) : null}
     </section>

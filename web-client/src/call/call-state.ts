@@ -157,7 +157,7 @@ export function describePhase(state: CallState): string {
     case 'ended':
       return describeEnd(state.endReason);
     case 'failed':
-      return 'Call failed';
+      return state.connectedAt === undefined ? 'The call didn’t start' : 'The call stopped';
     case 'in-call':
       switch (state.agentActivity) {
         case 'listening':

@@ -74,7 +74,8 @@ export function parseRuntimeConfig(raw: unknown): RuntimeConfig {
 }
 
 export async function loadRuntimeConfig(fetchImpl: typeof fetch = fetch): Promise<RuntimeConfig> {
-  const response = await fetchImpl('/config.json', { cache: 'no-store' });
+  // The server sends config.json with Cache-Control: no-store, so a redeploy's new config is seen at once.
+  const response = await fetchImpl('/config.json');
   if (!response.ok) throw new RuntimeConfigError(`config.json answered ${response.status}`);
   return parseRuntimeConfig(await response.json());
 }

@@ -1,0 +1,140 @@
+import { testStack } from '@voice/devstack/testing/stack';
+import { createTestUser, serviceClient } from '@voice/devstack/testing/users';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  launchTestBrowser,
+  saveScreenshot,
+  signInThroughUi,
+  startWebHarness,
+  type TestBrowser,
+  type WebHarness,
+} from '../src/web-harness.ts';
+
+// The web client's refusals, in a real Chromium against a real token service and stack (no agent needed): each
+// shows its own human message and a way forward. Screenshots go to test-results/screenshots/.
+const stack = testStack();
+let harness: WebHarness;
+const browsers: TestBrowser[] = [];
+
+beforeAll(async () => {
+  harness = await startWebHarness(stack, { tokenEnv: { VOICE_MAX_ISSUANCES_PER_MINUTE: '100' } });
+});
+afterAll(async () => {
+  await Promise.allSettled(browsers.map((b) => b.close()));
+  await harness?.close();
+});
+
+async function browser(options: Parameters<typeof launchTestBrowser>[0] = {}) {
+  const b = await launchTestBrowser(options);
+  browsers.push(b);
+  return b;
+}
+
+async function liveSessionCount(userId: string): Promise<number> {
+  const { count, error } = await serviceClient(stack)
+    .from('voice_sessions')
+    .select('id', { count: 'exact', head: true })
+    .eq('user_id', userId);
+  if (error) throw new Error(error.message);
+  return count ?? 0;
+}
+
+describe('web client: call refusals', () => {
+  it('a free user signs in (session survives a reload) and sees the upgrade message', async () => {
+    const user = await createTestUser(stack, { tier: 'free' });
+    const { page } = await browser();
+    await page.goto(harness.webUrl);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    // Simulated mode is announced on every screen.
+    expect(await page.getByTestId('simulated-banner').textContent()).toMatch(/Simulated mode/);
+    await saveScreenshot(page, 'sign-in');
+
+    await signInThroughUi(page, user.email, user.password);
+    await page.reload();
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    await saveScreenshot(page, 'signed-in-empty');
+
+    await page.getByRole('button', { name: 'Start a new call' }).click();
+    const notice = page.getByTestId('call-failure');
+    await notice.waitFor();
+    expect(await notice.getAttribute('data-failure-tag')).toBe('tier-required');
+    expect(await notice.textContent()).toMatch(/Upgrade to the Studio plan/);
+    expect(await page.getByRole('link', { name: 'See the Studio plan' }).isVisible()).toBe(true);
+    expect(await liveSessionCount(user.id)).toBe(0);
+    await saveScreenshot(page, 'tier-required');
+  });
+
+  it('a 4th concurrent call shows the limit message with when to retry', async () => {
+    const user = await createTestUser(stack, { tier: 'studio' });
+    // Three calls already open elsewhere (other tabs/devices), through the same token service.
+    for (let i = 0; i < 3; i++) {
+      const response = await fetch(`${harness.tokenServiceUrl}/v1/token`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${user.accessToken}`, 'content-type': 'application/json' },
+        body: '{}',
+      });
+      expect(response.status).toBe(201);
+    }
+    const { page } = await browser({ viewport: { width: 390, height: 844 } });
+    await page.goto(harness.webUrl);
+    await signInThroughUi(page, user.email, user.password);
+    // The three calls created three conversations, newest first.
+    await page.locator('.conversation-item').nth(2).waitFor();
+    await page.getByRole('button', { name: 'Start a new call' }).click();
+    const notice = page.getByTestId('call-failure');
+    await notice.waitFor();
+    expect(await notice.getAttribute('data-failure-tag')).toBe('session-limit');
+    expect(await notice.textContent()).toMatch(
+      /Too many calls at once.*try again in \d+ (seconds?|minutes?)/s,
+    );
+    // Retry is offered but held until the server's retry time.
+    expect(await page.getByRole('button', { name: /^Try again in/ }).isDisabled()).toBe(true);
+    expect(await liveSessionCount(user.id)).toBe(3);
+    await saveScreenshot(page, 'session-limit-phone');
+  });
+
+  it('a denied microphone shows how to allow it, before any call is claimed', async () => {
+    const user = await createTestUser(stack, { tier: 'studio' });
+    const { page } = await browser({ denyMicrophone: true });
+    await page.goto(harness.webUrl);
+    await signInThroughUi(page, user.email, user.password);
+    await page.getByRole('button', { name: 'Start a new call' }).click();
+    const notice = page.getByTestId('call-failure');
+    await notice.waitFor();
+    expect(await notice.getAttribute('data-failure-tag')).toBe('mic-denied');
+    expect(await notice.textContent()).toMatch(/Microphone access is blocked/);
+    // Focus moves to the notice so keyboard and screen-reader users land on it.
+    expect(await page.locator(':focus').getAttribute('data-testid')).toBe('call-failure');
+    expect(await liveSessionCount(user.id)).toBe(0);
+    await saveScreenshot(page, 'mic-denied');
+  });
+
+  it('voice switched off and an unreachable token service each say what happened', async () => {
+    const user = await createTestUser(stack, { tier: 'studio' });
+    const off = await startWebHarness(stack, { tokenEnv: { VOICE_ENABLED: 'false' } });
+    const down = await startWebHarness(stack, { tokenServiceUrlOverride: 'http://127.0.0.1:9' });
+    try {
+      const { page } = await browser();
+      await page.goto(off.webUrl);
+      await signInThroughUi(page, user.email, user.password);
+      await page.getByRole('button', { name: 'Start a new call' }).click();
+      await page.getByTestId('call-failure').waitFor();
+      expect(await page.getByTestId('call-failure').getAttribute('data-failure-tag')).toBe('voice-disabled');
+      expect(await page.getByTestId('call-failure').textContent()).toMatch(/text chat still work/);
+      await saveScreenshot(page, 'voice-disabled');
+
+      // Same browser profile, same origin? No: another port is another origin, so sign in again there.
+      await page.goto(down.webUrl);
+      await signInThroughUi(page, user.email, user.password);
+      await page.getByRole('button', { name: 'Start a new call' }).click();
+      await page.getByTestId('call-failure').waitFor();
+      expect(await page.getByTestId('call-failure').getAttribute('data-failure-tag')).toBe(
+        'token-service-unreachable',
+      );
+      expect(await page.getByRole('button', { name: 'Try again' }).isEnabled()).toBe(true);
+    } finally {
+      await off.close();
+      await down.close();
+    }
+  });
+});
