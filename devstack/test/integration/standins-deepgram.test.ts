@@ -180,7 +180,7 @@ describe('Deepgram live STT stand-in, driven by @livekit/agents-plugin-deepgram'
     // The record carries the injected delay for benchmarks: end of speech received → final sent.
     const [timing] = standins.recorded.stt[0]!.finals;
     expect(timing!.sentAt! - timing!.speechEndReceivedAt).toBeGreaterThanOrEqual(595);
-    expect(timing!.sentAt! - timing!.speechEndReceivedAt).toBeLessThan(800);
+    expect(timing!.sentAt! - timing!.speechEndReceivedAt).toBeLessThan(1_500);
   });
 
   it('rejects a connection without credentials with 401, like Deepgram', async () => {
