@@ -5,7 +5,8 @@
 -- ---------------------------------------------------------------------------------------------------------------
 -- Kill switch. A missing row means "enabled". The most specific row wins (user > tier > global), so voice can be
 -- turned off for everyone, or off globally and on for a tier or a list of users (staged rollout), or off for one
--- abusive user. Flip with SQL or the Supabase dashboard; the next token request sees it.
+-- abusive user. Flip with SQL or the Supabase dashboard; the next token request sees it, and running calls end at
+-- their next lease renewal (renew_voice_session_lease answers false, reason voice_disabled).
 -- ---------------------------------------------------------------------------------------------------------------
 create table if not exists public.voice_flags (
   scope text not null check (scope in ('global', 'tier', 'user')),
@@ -50,6 +51,17 @@ as $$
     (select f.voice_enabled from public.voice_flags f where f.scope = 'global' and f.subject = ''),
     true
   );
+$$;
+
+-- A user's tier; no profile row counts as free.
+create or replace function public.voice_tier_of(p_user_id uuid)
+returns text
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select coalesce((select p.tier from public.profiles p where p.id = p_user_id), 'free');
 $$;
 
 -- What a token service caches to shed load while voice is off everywhere (it then answers 503 without calling
@@ -300,6 +312,12 @@ begin
     return jsonb_build_object('ok', false, 'status', 'ended', 'reason', v_session.end_reason);
   end if;
 
+  -- The kill switch also stops calls that have not started yet.
+  if not public.voice_enabled_for(v_session.user_id, public.voice_tier_of(v_session.user_id)) then
+    perform public.end_voice_session(p_session_id, 'voice_disabled');
+    return jsonb_build_object('ok', false, 'status', 'ended', 'reason', 'voice_disabled');
+  end if;
+
   update public.voice_sessions s
   set status = 'active',
       started_at = coalesce(s.started_at, now()),
@@ -322,9 +340,19 @@ set search_path = ''
 as $$
 declare
   v_renewed integer;
+  v_user_id uuid;
 begin
   if p_lease_seconds is null or p_lease_seconds < 1 then
     raise exception 'renew_voice_session_lease: lease must be positive' using errcode = '22023';
+  end if;
+  -- The kill switch reaches running calls too: the next renewal after a flip ends the session, and the agent
+  -- ends the call when told false.
+  select s.user_id into v_user_id
+  from public.voice_sessions s
+  where s.id = p_session_id and s.status <> 'ended' and s.expires_at > now();
+  if v_user_id is not null and not public.voice_enabled_for(v_user_id, public.voice_tier_of(v_user_id)) then
+    perform public.end_voice_session(p_session_id, 'voice_disabled');
+    return false;
   end if;
   update public.voice_sessions s
   set expires_at = now() + make_interval(secs => p_lease_seconds), updated_at = now()
@@ -367,6 +395,7 @@ $$;
 -- Service role only.
 revoke all on function public.voice_enabled_for(uuid, text) from public, anon, authenticated;
 revoke all on function public.voice_flags_snapshot() from public, anon, authenticated;
+revoke all on function public.voice_tier_of(uuid) from public, anon, authenticated;
 revoke all on function public.expire_voice_session_leases(uuid) from public, anon, authenticated;
 revoke all on function public.claim_voice_session(uuid, uuid, text, uuid, integer, integer, integer, integer, integer)
   from public, anon, authenticated;
@@ -376,6 +405,7 @@ revoke all on function public.end_voice_session(uuid, text) from public, anon, a
 
 grant execute on function public.voice_enabled_for(uuid, text) to service_role;
 grant execute on function public.voice_flags_snapshot() to service_role;
+grant execute on function public.voice_tier_of(uuid) to service_role;
 grant execute on function public.expire_voice_session_leases(uuid) to service_role;
 grant execute on function public.claim_voice_session(uuid, uuid, text, uuid, integer, integer, integer, integer, integer)
   to service_role;

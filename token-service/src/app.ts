@@ -43,6 +43,7 @@ declare module 'fastify' {
 
 /** Body content types we read; both are kept as the raw string (the webhook signature covers the exact bytes). */
 const BODY_TYPES = ['application/json', 'application/webhook+json'];
+const WEBHOOK_BODY_LIMIT_BYTES = 256 * 1024;
 
 export async function buildTokenService(
   config: TokenServiceConfig,
@@ -225,30 +226,36 @@ export async function buildTokenService(
     }
   });
 
-  app.post('/v1/livekit/webhook', async (request, reply: FastifyReply) => {
-    const raw = typeof request.body === 'string' ? request.body : '';
-    const authorization = request.headers.authorization ?? headerValue(request.headers.authorize);
-    try {
-      const outcome = await webhooks.handle(raw, authorization);
-      metrics.webhooks.inc({ event: outcome.event, result: outcome.action });
-      if (outcome.action === 'ended') {
-        request.log.info(
-          { event: outcome.event, sessionId: outcome.sessionId, alreadyEnded: outcome.alreadyEnded },
-          'webhook ended session',
-        );
+  // LiveKit's events carry room and participant info (tracks, attributes), which can outgrow the small limit meant
+  // for token requests; they are signed, so a larger limit here is safe.
+  app.post(
+    '/v1/livekit/webhook',
+    { bodyLimit: WEBHOOK_BODY_LIMIT_BYTES },
+    async (request, reply: FastifyReply) => {
+      const raw = typeof request.body === 'string' ? request.body : '';
+      const authorization = request.headers.authorization ?? headerValue(request.headers.authorize);
+      try {
+        const outcome = await webhooks.handle(raw, authorization);
+        metrics.webhooks.inc({ event: outcome.event, result: outcome.action });
+        if (outcome.action === 'ended') {
+          request.log.info(
+            { event: outcome.event, sessionId: outcome.sessionId, alreadyEnded: outcome.alreadyEnded },
+            'webhook ended session',
+          );
+        }
+        return reply.code(200).send({ ok: true });
+      } catch (error) {
+        if (error instanceof WebhookAuthError) {
+          metrics.webhooks.inc({ event: 'unverified', result: 'rejected' });
+          request.log.warn({ reason: error.reason }, 'webhook rejected');
+          return sendApiError(reply, unauthenticated('Webhook signature missing or invalid.'));
+        }
+        // Database down: 503 so LiveKit retries; the session lease frees the slot even if every retry fails.
+        metrics.webhooks.inc({ event: 'unknown', result: 'failed' });
+        return sendApiError(reply, toApiError(error, request.log, config.unavailableRetryAfterSeconds));
       }
-      return reply.code(200).send({ ok: true });
-    } catch (error) {
-      if (error instanceof WebhookAuthError) {
-        metrics.webhooks.inc({ event: 'unverified', result: 'rejected' });
-        request.log.warn({ reason: error.reason }, 'webhook rejected');
-        return sendApiError(reply, unauthenticated('Webhook signature missing or invalid.'));
-      }
-      // Database down: 503 so LiveKit retries; the session lease frees the slot even if every retry fails.
-      metrics.webhooks.inc({ event: 'unknown', result: 'failed' });
-      return sendApiError(reply, toApiError(error, request.log, config.unavailableRetryAfterSeconds));
-    }
-  });
+    },
+  );
 
   app.get('/healthz', async (_request, reply) => reply.send({ status: 'ok' }));
 

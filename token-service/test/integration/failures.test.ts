@@ -91,6 +91,42 @@ describe('kill switch', () => {
     expect((await service.requestToken(user.accessToken, {})).status).toBe(201);
   });
 
+  it('reaches running calls: the next lease renewal answers false and ends the session', async () => {
+    const user = await createTestUser(stack, { tier: 'studio' });
+    const running = await service.requestToken(user.accessToken, {});
+    const waiting = await service.requestToken(user.accessToken, {});
+    const runningId = (running.body as { session_id: string }).session_id;
+    const waitingId = (waiting.body as { session_id: string }).session_id;
+    expect(
+      (await db.rpc('activate_voice_session', { p_session_id: runningId, p_lease_seconds: 30 })).data,
+    ).toMatchObject({
+      ok: true,
+    });
+    try {
+      await setFlag('user', user.id, false);
+      expect(
+        (await db.rpc('renew_voice_session_lease', { p_session_id: runningId, p_lease_seconds: 30 })).data,
+      ).toBe(false);
+      expect(
+        (await db.rpc('activate_voice_session', { p_session_id: waitingId, p_lease_seconds: 30 })).data,
+      ).toEqual({
+        ok: false,
+        status: 'ended',
+        reason: 'voice_disabled',
+      });
+      const { data } = await db
+        .from('voice_sessions')
+        .select('status, end_reason')
+        .in('id', [runningId, waitingId]);
+      expect(data).toEqual([
+        { status: 'ended', end_reason: 'voice_disabled' },
+        { status: 'ended', end_reason: 'voice_disabled' },
+      ]);
+    } finally {
+      await db.from('voice_flags').delete().eq('scope', 'user').eq('subject', user.id);
+    }
+  });
+
   it('staged rollout: globally off but on for one user', async () => {
     const pilot = await createTestUser(stack, { tier: 'studio' });
     const other = await createTestUser(stack, { tier: 'studio' });

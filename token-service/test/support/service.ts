@@ -29,7 +29,7 @@ export async function startTokenService(
     serviceRoleKey: stack.serviceRoleKey,
     jwtSecret: stack.jwtSecret,
     livekit: stack.livekit,
-    env: { LOG_LEVEL: 'warn', ...env },
+    env: { LOG_LEVEL: 'error', ...env },
   });
   const app = await buildTokenService(config);
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
