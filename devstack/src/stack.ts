@@ -5,6 +5,7 @@ import path from 'node:path';
 import { startControlServer } from './control-server.ts';
 import { bootstrapSupabaseRoles } from './database/bootstrap.ts';
 import { applyMigrations } from './database/migrations.ts';
+import { claimStackDir } from './dir-lock.ts';
 import { DevstackError } from './errors.ts';
 import { startGateway } from './gateway.ts';
 import { randomJwtSecret, signApiKey } from './keys.ts';
@@ -96,6 +97,7 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
   const dir = options.dir ?? mkdtempSync(path.join(os.tmpdir(), 'devstack-'));
   const logDir = path.join(dir, 'logs');
   mkdirSync(logDir, { recursive: true });
+  const releaseDir = claimStackDir(dir);
   const livekitKeys = options.livekitKeys ?? DEV_LIVEKIT_KEYS;
   const requested = options.ports ?? {};
 
@@ -104,6 +106,7 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
     for (const cleanup of cleanups.splice(0).reverse()) {
       await cleanup().catch((error: unknown) => log(`devstack: error while stopping: ${String(error)}`));
     }
+    releaseDir();
     if (ownsDir && !options.keepDir) rmSync(dir, { recursive: true, force: true });
   };
 

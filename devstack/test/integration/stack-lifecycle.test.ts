@@ -68,6 +68,11 @@ describe('stack lifecycle', () => {
         readFileSync(path.join(dir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0],
       );
       expect(pids).toContain(postmaster);
+      // While it runs, a second stack on the same dir is refused (rather than taking its postmaster for stale).
+      await expect(startStack({ dir, handleSignals: false, log: () => undefined })).rejects.toThrow(
+        `Another devstack (pid ${child.pid}) is running on ${dir}`,
+      );
+      expect(processIsAlive(postmaster)).toBe(true);
       child.kill('SIGKILL');
 
       // livekit-server and PostgREST run under a parent-death signal: they go away on their own.
