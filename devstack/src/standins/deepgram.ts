@@ -300,16 +300,10 @@ function runConnection(
       }
     }
     if (detector.lastVoicedEnd !== wasVoicedEnd) lastVoicedReceivedAt = Date.now();
-    if (
-      detector.inSpeech &&
-      interimResults &&
-      detector.streamSeconds - lastInterimAt >= INTERIM_EVERY_SECONDS
-    ) {
+    const upcoming = detector.inSpeech && interimResults ? transcripts.peek() : undefined;
+    if (upcoming !== undefined && detector.streamSeconds - lastInterimAt >= INTERIM_EVERY_SECONDS) {
       lastInterimAt = detector.streamSeconds;
-      const peekText = transcripts.peek(
-        utteranceAt(detector.speechStart, detector.lastVoicedEnd, detector.voicedSeconds, -1),
-      );
-      const partial = interimPrefix(peekText, detector.lastVoicedEnd - detector.speechStart);
+      const partial = interimPrefix(upcoming, detector.lastVoicedEnd - detector.speechStart);
       send(
         results(partial, detector.speechStart, detector.lastVoicedEnd, {
           isFinal: false,

@@ -42,9 +42,13 @@ export class SttTranscriptSource {
     return this.#utterances++;
   }
 
-  /** What an interim result shows: the text the final will most likely carry, without consuming it. */
-  peek(utterance: SttUtterance): string {
-    if (typeof this.#script === 'function') return this.#script(utterance) ?? 'simulated transcript';
+  /**
+   * What an interim result shows: the text the next final will carry, without consuming it. Undefined for a
+   * function script, which can only judge a whole utterance (a partial one could match a shorter clip), so
+   * no interim results are sent then.
+   */
+  peek(): string | undefined {
+    if (typeof this.#script === 'function') return undefined;
     return this.#script[this.#cursor] ?? `simulated transcript ${this.#defaults + 1}`;
   }
 
