@@ -35,6 +35,7 @@ async function up(): Promise<void> {
       livekitRtcTcp: config.DEVSTACK_LIVEKIT_RTC_TCP_PORT,
       livekitRtcUdp: config.DEVSTACK_LIVEKIT_RTC_UDP_PORT,
     },
+    livekitWebhookUrls: UP_SERVICES.flatMap((service) => service.livekitWebhookUrl ?? []),
     // The CLI stops services first, then the stack (below).
     handleSignals: false,
   });
@@ -77,8 +78,8 @@ async function up(): Promise<void> {
   print(`  control           ${info.controlUrl}  (POST /postgres/stop | /postgres/start)`);
   print(`  logs              ${info.logDir}`);
   for (const service of services) {
-    for (const [label, url] of Object.entries(service.started.urls))
-      print(`  ${`${service.name} ${label}`.padEnd(18)}${url}`);
+    print(`  ${service.name}`);
+    for (const [label, url] of Object.entries(service.started.urls)) print(`    ${label.padEnd(16)}${url}`);
   }
   print('\nDev keys only: loopback, never for production. Ctrl-C stops everything.');
   // Keep running until a signal arrives.

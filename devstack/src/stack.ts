@@ -48,6 +48,8 @@ export interface StackOptions {
   /** HS256 secret for user tokens and the API keys (32+ chars). Default: random per stack. */
   jwtSecret?: string;
   livekitKeys?: { apiKey: string; apiSecret: string };
+  /** Where livekit-server sends its webhooks (e.g. the token service's /v1/livekit/webhook). */
+  livekitWebhookUrls?: readonly string[];
   /** Fixed ports; any left out (or 0) is chosen free per run. */
   ports?: StackPorts;
   /** Progress lines (e.g. the one-time livekit-server build). Default: stderr. */
@@ -141,6 +143,7 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
       tcpPort: ports.livekitRtcTcp,
       udpPort: ports.livekitRtcUdp,
       ...livekitKeys,
+      webhookUrls: options.livekitWebhookUrls,
       logFile: path.join(logDir, 'livekit-server.log'),
     });
     // Registered at once so a failure elsewhere still stops it.

@@ -1,3 +1,4 @@
+import { tokenServiceUpService } from '@voice/token-service/devstack-service';
 import type { StackInfo } from './stack-info.ts';
 
 /**
@@ -8,6 +9,8 @@ import type { StackInfo } from './stack-info.ts';
 export interface UpService {
   name: string;
   start(context: { stack: StackInfo; logDir: string }): Promise<StartedUpService>;
+  /** Where livekit-server should POST its webhooks for this service, known before the stack starts. */
+  livekitWebhookUrl?: string;
 }
 
 export interface StartedUpService {
@@ -16,4 +19,13 @@ export interface StartedUpService {
   stop(): Promise<void>;
 }
 
-export const UP_SERVICES: UpService[] = [];
+// The token service listens on TOKEN_SERVICE_PORT (default 8787, see its devstack-service.ts), so its webhook
+// URL is known before livekit-server starts.
+const tokenServicePort = Number(process.env.TOKEN_SERVICE_PORT ?? 8787);
+
+export const UP_SERVICES: UpService[] = [
+  {
+    ...tokenServiceUpService,
+    livekitWebhookUrl: `http://127.0.0.1:${tokenServicePort}/v1/livekit/webhook`,
+  },
+];

@@ -11,6 +11,8 @@ export interface LivekitOptions {
   udpPort: number;
   apiKey: string;
   apiSecret: string;
+  /** URLs livekit-server POSTs its webhooks to (signed with the API key above). */
+  webhookUrls?: readonly string[];
   logFile: string;
 }
 
@@ -37,6 +39,14 @@ export async function startLivekit(options: LivekitOptions): Promise<RunningLive
     '  use_external_ip: false',
     'keys:',
     `  ${JSON.stringify(options.apiKey)}: ${JSON.stringify(options.apiSecret)}`,
+    ...(options.webhookUrls?.length
+      ? [
+          'webhook:',
+          `  api_key: ${JSON.stringify(options.apiKey)}`,
+          '  urls:',
+          ...options.webhookUrls.map((u) => `    - ${JSON.stringify(u)}`),
+        ]
+      : []),
     'logging:',
     '  level: info',
     '',
