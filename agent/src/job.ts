@@ -19,6 +19,8 @@ const logger = createLogger({
   level: config.logLevel,
   includeSensitive: config.logSensitive,
 });
+/** Milliseconds since this job process started (start-up cost is a large part of time-to-greeting). */
+const sinceStart = () => Math.round(performance.now());
 
 export default defineAgent<ProcessData>({
   prewarm: async (proc: JobProcess<ProcessData>) => {
@@ -26,9 +28,11 @@ export default defineAgent<ProcessData>({
     // Low-latency end of speech: 350 ms of silence ends a VAD segment (default 550 ms); the endpointing delay
     // after it (300 ms) still lets a short pause pass without cutting the caller off.
     proc.userData.vad = await silero.VAD.load({ minSilenceDuration: 350, prefixPaddingDuration: 300 });
+    logger.info({ msSinceProcessStart: sinceStart() }, 'job process prewarmed');
   },
   entry: async (ctx: JobContext<ProcessData>) => {
     redactFrameworkLogs({ includeSensitive: config.logSensitive });
+    logger.info({ jobId: ctx.job.id, msSinceProcessStart: sinceStart() }, 'job assigned');
     const meta = parseDispatchMetadata(ctx.job.metadata);
     if (!meta) {
       // Only the token service can dispatch us with metadata; anything else is a stray or forged dispatch.

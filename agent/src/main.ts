@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { cli, ServerOptions } from '@livekit/agents';
+import { type AgentServer, cli, ServerOptions } from '@livekit/agents';
 import { createLogger } from '@voice/core';
 import { loadAgentConfig } from '@voice/core/config/agent';
 import { startMetricsServer } from './metrics/metrics-server.ts';
@@ -61,6 +61,13 @@ cli.runApp(
     host: config.http.host,
     port: healthPort,
     numIdleProcesses: config.idleProcesses,
+    loadThreshold: config.loadThreshold,
+    ...(config.maxConcurrentCalls
+      ? {
+          loadFunc: async (server: AgentServer) =>
+            server.activeJobs.length / (config.maxConcurrentCalls ?? 1),
+        }
+      : {}),
     initializeProcessTimeout: 60_000,
     logLevel: config.logLevel === 'silent' ? 'fatal' : config.logLevel,
   }),

@@ -62,6 +62,14 @@ export class ClaudeLLM extends llm.LLM {
     return 'anthropic';
   }
 
+  /**
+   * Opens the HTTP connection (and warms the SDK's code paths) before the first reply, which otherwise pays for
+   * both in its time to first token. GET /v1/models costs no tokens; its answer does not matter.
+   */
+  protected override async _prewarmImpl(signal: AbortSignal): Promise<void> {
+    await this.#client.models.list({ limit: 1 }, { signal, timeout: 5_000 }).catch(() => undefined);
+  }
+
   chat({
     chatCtx,
     toolCtx,

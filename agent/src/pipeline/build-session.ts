@@ -69,8 +69,9 @@ export function buildAgentSession(opts: {
         minWords: 0,
         resumeFalseInterruption: false,
       },
-      // Start Claude on the interim transcript while the endpointing delay runs; discarded if the turn changes.
-      preemptiveGeneration: { enabled: true, preemptiveTts: false },
+      // Start Claude, and speech synthesis, on the final transcript while the endpointing delay runs; discarded
+      // (and still billed, which the usage meter counts) if the caller keeps talking.
+      preemptiveGeneration: { enabled: true, preemptiveTts: true },
     },
     connOptions: {
       // Quick retries: a caller is waiting in silence. After these, the call speaks an apology and goes on.

@@ -121,7 +121,10 @@ export class VoiceCall {
     this.#startLeaseRenewal();
     this.#startTimers(session);
     session.say(this.#config.greeting, { allowInterruptions: true });
-    this.#logger.info({ historyItems: history.items.length }, 'call started');
+    this.#logger.info(
+      { historyItems: history.items.length, msSinceJobStart: Date.now() - this.#startedAtMs },
+      'call started',
+    );
   }
 
   /** activate_voice_session: false means the session is over (ended/expired) and the job must not run. */

@@ -25,6 +25,16 @@ export const agentEnv = z.object({
   AGENT_METRICS_PORT: envPort.default(9464),
   /** Address the health and metrics servers bind to. */
   AGENT_HTTP_HOST: z.string().min(1).default('0.0.0.0'),
+  /**
+   * Worker CPU load (0..1) above which it stops taking new calls, so LiveKit dispatches them to another worker.
+   * A value above 1 disables the check (tests on a shared, overloaded machine).
+   */
+  AGENT_LOAD_THRESHOLD: z.coerce.number().positive().default(0.7),
+  /**
+   * When set, the worker's load is its share of this many concurrent calls instead of its CPU use: predictable on
+   * shared hosts where other processes' CPU would turn calls away.
+   */
+  AGENT_MAX_CONCURRENT_CALLS: envPositiveInt.optional(),
   /** Job processes kept warm (VAD loaded) for instant pickup. */
   AGENT_IDLE_PROCESSES: z.coerce.number().int().min(0).default(2),
 
@@ -76,6 +86,8 @@ export interface AgentConfig {
   debug: boolean;
   http: { host: string; healthPort: number; metricsPort: number };
   idleProcesses: number;
+  loadThreshold: number;
+  maxConcurrentCalls: number | undefined;
   supabase: { url: string; serviceRoleKey: string };
   livekit: { url: string; apiKey: string; apiSecret: string };
   deepgram: { apiKey: string; baseUrl: string | undefined; model: string; language: string };
@@ -99,6 +111,8 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     debug: e.AGENT_DEBUG,
     http: { host: e.AGENT_HTTP_HOST, healthPort: e.AGENT_HEALTH_PORT, metricsPort: e.AGENT_METRICS_PORT },
     idleProcesses: e.AGENT_IDLE_PROCESSES,
+    loadThreshold: e.AGENT_LOAD_THRESHOLD,
+    maxConcurrentCalls: e.AGENT_MAX_CONCURRENT_CALLS,
     supabase: { url: e.SUPABASE_URL, serviceRoleKey: e.SUPABASE_SERVICE_ROLE_KEY },
     livekit: { url: e.LIVEKIT_URL, apiKey: e.LIVEKIT_API_KEY, apiSecret: e.LIVEKIT_API_SECRET },
     deepgram: {
