@@ -23,6 +23,8 @@ export interface TokenReply {
 export async function startTokenService(
   stack: StackInfo,
   env: Record<string, string> = {},
+  /** A port chosen beforehand (e.g. one livekit-server already sends webhooks to); default any free port. */
+  port = 0,
 ): Promise<RunningTokenService> {
   const config = testConfig({
     supabaseUrl: stack.supabaseUrl,
@@ -32,7 +34,7 @@ export async function startTokenService(
     env: { LOG_LEVEL: 'error', ...env },
   });
   const app = await buildTokenService(config);
-  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  const url = await app.listen({ port, host: '127.0.0.1' });
   return {
     app,
     url,
