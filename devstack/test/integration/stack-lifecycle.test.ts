@@ -1,8 +1,11 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RoomServiceClient, WebhookReceiver } from 'livekit-server-sdk';
 import { describe, expect, it } from 'vitest';
 import { processIsAlive } from '../../src/processes/managed-process.ts';
 import { startStack } from '../../src/stack.ts';
@@ -27,11 +30,26 @@ describe('stack lifecycle', () => {
       for (const pid of firstPids) expect(processIsAlive(pid), `pid ${pid} survived stop()`).toBe(false);
       await expect(fetch(`${first.info.supabaseUrl}/health`)).rejects.toThrow();
 
+      // The second run also sends livekit-server's webhooks somewhere (npm start points them at the token service).
+      const webhooks: { body: string; auth: string }[] = [];
+      const receiver = http.createServer((req, res) => {
+        let body = '';
+        req.on('data', (chunk: Buffer) => {
+          body += chunk.toString();
+        });
+        req.on('end', () => {
+          webhooks.push({ body, auth: String(req.headers.authorization ?? '') });
+          res.end();
+        });
+      });
+      await new Promise<void>((resolve) => receiver.listen({ host: '127.0.0.1', port: 0 }, resolve));
+      const receiverPort = (receiver.address() as AddressInfo).port;
       const second = await startStack({
         dir,
         disposableData: true,
         handleSignals: false,
         log: () => undefined,
+        livekitWebhookUrls: [`http://127.0.0.1:${receiverPort}/v1/livekit/webhook`],
       });
       try {
         // Same data dir: the user created in the first run still signs in.
@@ -39,7 +57,21 @@ describe('stack lifecycle', () => {
         const signIn = await client.auth.signInWithPassword({ email: user.email, password: user.password });
         expect(signIn.error).toBeNull();
         expect(signIn.data.user?.id).toBe(user.id);
+
+        const { url, apiKey, apiSecret } = second.info.livekit;
+        await new RoomServiceClient(url.replace(/^ws/, 'http'), apiKey, apiSecret).createRoom({
+          name: 'hooked',
+        });
+        const deadline = Date.now() + 10_000;
+        while (webhooks.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        const event = await new WebhookReceiver(apiKey, apiSecret).receive(
+          webhooks[0]!.body,
+          webhooks[0]!.auth,
+        );
+        expect(event.event).toBe('room_started');
+        expect(event.room?.name).toBe('hooked');
       } finally {
+        receiver.close();
         const secondPids = second.pids();
         await second.stop();
         for (const pid of secondPids) expect(processIsAlive(pid), `pid ${pid} survived stop()`).toBe(false);
