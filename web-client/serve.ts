@@ -18,7 +18,7 @@ export const webClientDistDir = join(webClientDir, 'dist');
 const STAMP = '.build-stamp';
 /** Lock and temporary build dirs live in the (ignored) node_modules cache, on the same disk as dist for rename. */
 const cacheDir = join(webClientDir, '..', 'node_modules', '.cache', 'voice-web-client');
-const SOURCES = ['src', 'index.html', 'vite.config.ts', 'package.json'];
+const SOURCES = ['src', 'index.html', 'vite.config.ts', 'package.json', 'serve.ts'];
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -61,6 +61,9 @@ function runViteBuild(outDir: string): Promise<void> {
       [viteBin, 'build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'],
       {
         cwd: webClientDir,
+        // A clean environment: a test runner's variables (vitest's NODE_ENV=test and friends) would otherwise give
+        // React's development build.
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'production' },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );

@@ -49,7 +49,7 @@ export async function startWebHarness(
         supabaseAnonKey: stack.anonKey,
         tokenServiceUrl: options.tokenServiceUrlOverride ?? (tokenServiceUrl || 'http://127.0.0.1:9'),
         simulatedProviders: options.simulatedProviders ?? true,
-        agentJoinTimeoutSeconds: options.agentJoinTimeoutSeconds ?? 20,
+        agentJoinTimeoutSeconds: options.agentJoinTimeoutSeconds ?? 30,
       }),
     });
     tokenService = await buildTokenService(

@@ -109,6 +109,34 @@ describe('web client: call refusals', () => {
     await saveScreenshot(page, 'mic-denied');
   });
 
+  it('connects over real WebRTC, waits for the agent, and gives up with a clear message when none joins', async () => {
+    const user = await createTestUser(stack, { tier: 'studio' });
+    // No worker is registered under this agent name, so nobody answers the dispatch.
+    const lonely = await startWebHarness(stack, {
+      tokenEnv: { AGENT_NAME: `nobody-${Date.now()}`, VOICE_MAX_ISSUANCES_PER_MINUTE: '100' },
+      agentJoinTimeoutSeconds: 6,
+    });
+    try {
+      const { page } = await browser();
+      await page.goto(lonely.webUrl);
+      await signInThroughUi(page, user.email, user.password);
+      await page.getByRole('button', { name: 'Start a new call' }).click();
+      await page
+        .locator('[data-testid=call-panel][data-call-phase=waiting-for-agent]')
+        .waitFor({ timeout: 30_000 });
+      expect(await page.getByTestId('call-status').textContent()).toMatch(/Waiting for Claude to join/);
+      expect(await page.getByRole('button', { name: 'Hang up' }).isEnabled()).toBe(true);
+      await saveScreenshot(page, 'waiting-for-agent');
+      const notice = page.getByTestId('call-failure');
+      await notice.waitFor({ timeout: 20_000 });
+      expect(await notice.getAttribute('data-failure-tag')).toBe('agent-timeout');
+      expect(await notice.textContent()).toMatch(/did not join within 6 seconds/);
+      await saveScreenshot(page, 'agent-timeout');
+    } finally {
+      await lonely.close();
+    }
+  });
+
   it('voice switched off and an unreachable token service each say what happened', async () => {
     const user = await createTestUser(stack, { tier: 'studio' });
     const off = await startWebHarness(stack, { tokenEnv: { VOICE_ENABLED: 'false' } });

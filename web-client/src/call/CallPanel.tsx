@@ -56,7 +56,7 @@ export function CallPanel({
         Voice call
       </h2>
       <CallStatus state={state} />
-      {room ? (
+      {room && live ? (
         <RoomContext.Provider value={room}>
           <AgentPresence state={state} />
           <RoomAudioRenderer />

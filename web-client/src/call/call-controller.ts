@@ -19,6 +19,7 @@ import {
   type CallGrant,
   type CallState,
   callReducer,
+  endReasonFromServer,
   initialCallState,
   isCallLive,
 } from './call-state.ts';
@@ -38,6 +39,8 @@ export interface CallControllerOptions {
   agentJoinTimeoutSeconds: number;
   conversationId?: string;
   participantName?: string;
+  /** Reads voice_sessions.end_reason (RLS: the user's own row), to say why the other side ended the call. */
+  lookupEndReason?: (sessionId: string) => Promise<string | undefined>;
 }
 
 interface Credentials {
@@ -74,10 +77,11 @@ export function microphoneFailure(error: unknown): CallFailure {
 }
 
 function endReasonFromAgent(value: string | undefined): CallEndReason {
-  if (value === 'max_duration') return 'max-duration';
-  if (value === 'idle') return 'idle-timeout';
-  return 'agent-ended';
+  return endReasonFromServer(value) ?? 'agent-ended';
 }
+
+/** The agent records the end before it closes the room; a few short retries cover a slow write. */
+const END_REASON_LOOKUP_DELAYS_MS = [0, 800, 2000, 4000];
 
 export class CallController {
   readonly transcript: TranscriptStore;
@@ -146,10 +150,26 @@ export class CallController {
   }
 
   private dispatch(event: CallEvent): void {
-    const next = callReducer(this.state, event);
-    if (next === this.state) return;
+    const previous = this.state;
+    const next = callReducer(previous, event);
+    if (next === previous) return;
     this.state = next;
     for (const listener of this.listeners) listener();
+    if (next.phase === 'ended' && previous.phase !== 'ended') void this.refineEndReason();
+  }
+
+  private async refineEndReason(): Promise<void> {
+    const { endReason, grant } = this.state;
+    const lookup = this.options.lookupEndReason;
+    if (!lookup || !grant || (endReason !== 'agent-ended' && endReason !== 'room-closed')) return;
+    for (const delay of END_REASON_LOOKUP_DELAYS_MS) {
+      await new Promise((r) => setTimeout(r, delay));
+      const reason = endReasonFromServer(await lookup(grant.sessionId).catch(() => undefined));
+      if (reason) {
+        this.dispatch({ type: 'end-reason', reason });
+        return;
+      }
+    }
   }
 
   private fail(failure: CallFailure): void {

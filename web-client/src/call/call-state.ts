@@ -21,7 +21,30 @@ export type CallPhase =
   | 'ended'
   | 'failed';
 
-export type CallEndReason = 'hangup' | 'agent-ended' | 'max-duration' | 'idle-timeout' | 'room-closed';
+export type CallEndReason =
+  | 'hangup'
+  | 'agent-ended'
+  | 'max-duration'
+  | 'idle-timeout'
+  | 'voice-disabled'
+  | 'agent-error'
+  | 'room-closed';
+
+/** voice_sessions.end_reason (written by the agent/token service) → what the page says; unknown → undefined. */
+export function endReasonFromServer(value: string | null | undefined): CallEndReason | undefined {
+  switch (value) {
+    case 'max_duration':
+      return 'max-duration';
+    case 'idle':
+      return 'idle-timeout';
+    case 'voice_disabled':
+      return 'voice-disabled';
+    case 'error':
+      return 'agent-error';
+    default:
+      return undefined;
+  }
+}
 
 export interface CallGrant {
   sessionId: string;
@@ -54,6 +77,8 @@ export type CallEvent =
   | { type: 'muted'; muted: boolean }
   | { type: 'hangup' }
   | { type: 'ended'; reason: CallEndReason; at: number }
+  /** The server's record says more precisely why the other side ended the call. */
+  | { type: 'end-reason'; reason: CallEndReason }
   | { type: 'failed'; failure: CallFailure; at: number }
   | { type: 'reset' };
 
@@ -127,6 +152,14 @@ export function callReducer(state: CallState, event: CallEvent): CallState {
         endReason: state.endReason ?? event.reason,
         endedAt: event.at,
       };
+    case 'end-reason':
+      if (
+        state.phase !== 'ended' ||
+        (state.endReason !== 'agent-ended' && state.endReason !== 'room-closed')
+      ) {
+        return state;
+      }
+      return { ...state, endReason: event.reason };
     case 'failed':
       if (state.phase === 'ended' || state.phase === 'failed') return state;
       // Once the user pressed hang up, whatever happens while leaving is not their problem.
@@ -181,6 +214,10 @@ export function describeEnd(reason: CallEndReason | undefined): string {
       return 'Call ended: it reached the maximum call length';
     case 'idle-timeout':
       return 'Call ended after a long silence';
+    case 'voice-disabled':
+      return 'Call ended: voice calls were switched off for now';
+    case 'agent-error':
+      return 'Call ended: Claude ran into a problem — please call again';
     case 'agent-ended':
       return 'Claude ended the call';
     default:

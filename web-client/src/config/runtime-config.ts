@@ -69,7 +69,7 @@ export function parseRuntimeConfig(raw: unknown): RuntimeConfig {
     tokenServiceUrl: requireUrl(input, 'tokenServiceUrl'),
     simulatedProviders: input.simulatedProviders === true,
     magicLinkEnabled: input.magicLinkEnabled === true,
-    agentJoinTimeoutSeconds: typeof timeout === 'number' ? timeout : 20,
+    agentJoinTimeoutSeconds: typeof timeout === 'number' ? timeout : 30,
   };
 }
 

@@ -5,7 +5,7 @@ import { useCall } from '../call/use-call.ts';
 import type { RuntimeConfig } from '../config/runtime-config.ts';
 import { ConversationList } from './ConversationList.tsx';
 import { ConversationView } from './ConversationView.tsx';
-import { type ConversationSummary, listConversations } from './conversation-data.ts';
+import { type ConversationSummary, listConversations, loadSessionEndReason } from './conversation-data.ts';
 
 interface Props {
   supabase: SupabaseClient;
@@ -28,10 +28,15 @@ export function Workspace({ supabase, session, config }: Props) {
     const { data } = await supabase.auth.getSession();
     return data.session?.access_token;
   }, [supabase]);
+  const lookupEndReason = useCallback(
+    (sessionId: string) => loadSessionEndReason(supabase, sessionId),
+    [supabase],
+  );
   const call = useCall({
     tokenServiceUrl: config.tokenServiceUrl,
     getAccessToken,
-    agentJoinTimeoutSeconds: config.agentJoinTimeoutSeconds ?? 20,
+    agentJoinTimeoutSeconds: config.agentJoinTimeoutSeconds ?? 30,
+    lookupEndReason,
     ...(session.user.email ? { participantName: session.user.email.split('@')[0] } : {}),
   });
   const live = isCallLive(call.state);

@@ -5,6 +5,7 @@ import {
   type CallState,
   callReducer,
   describePhase,
+  endReasonFromServer,
   initialCallState,
   isCallLive,
 } from '../../src/call/call-state.ts';
@@ -104,6 +105,24 @@ describe('call state', () => {
     expect(ended.endReason).toBe('max-duration');
     expect(describePhase(ended)).toMatch(/maximum call length/);
     expect(isCallLive(ended)).toBe(false);
+  });
+
+  it('the server record refines why the other side ended the call, never a hang-up', () => {
+    const byAgent = run([
+      ...happyStart,
+      { type: 'agent-joined' },
+      { type: 'ended', reason: 'room-closed', at: 2 },
+    ]);
+    expect(describePhase(callReducer(byAgent, { type: 'end-reason', reason: 'max-duration' }))).toMatch(
+      /maximum/,
+    );
+    expect(describePhase(callReducer(byAgent, { type: 'end-reason', reason: 'voice-disabled' }))).toMatch(
+      /switched off/,
+    );
+    const hungUp = run([...happyStart, { type: 'hangup' }, { type: 'ended', reason: 'hangup', at: 2 }]);
+    expect(callReducer(hungUp, { type: 'end-reason', reason: 'max-duration' })).toBe(hungUp);
+    expect(endReasonFromServer('idle')).toBe('idle-timeout');
+    expect(endReasonFromServer('caller_left')).toBeUndefined();
   });
 
   it('a failure is terminal and keeps its cause; start again resets', () => {

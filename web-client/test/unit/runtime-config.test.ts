@@ -19,7 +19,7 @@ describe('runtime config', () => {
       tokenServiceUrl: 'https://voice.example.com',
       simulatedProviders: true,
       magicLinkEnabled: false,
-      agentJoinTimeoutSeconds: 20,
+      agentJoinTimeoutSeconds: 30,
     });
   });
 
