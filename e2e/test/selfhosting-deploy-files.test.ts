@@ -1,14 +1,19 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { agentEnv, loadAgentConfig } from '@voice/core/config/agent';
 import { loadTokenServiceConfig, tokenServiceEnv } from '@voice/core/config/token-service';
 import { envVariableNames } from '@voice/core/env';
+import { migrateAuthSchema } from '@voice/devstack/auth/index';
 import { devstackEnv } from '@voice/devstack/config';
+import { prepareSupabaseDatabase } from '@voice/devstack/database/bootstrap';
+import { listMigrations } from '@voice/devstack/database/migrations';
 import { findFreeTcpPort } from '@voice/devstack/ports';
 import { cachedBinaryPath, resolveLivekitServer } from '@voice/devstack/processes/livekit-binary';
 import { processIsAlive, spawnManaged } from '@voice/devstack/processes/managed-process';
+import { withClient } from '@voice/devstack/processes/postgres';
 import { httpOk, waitForHealth } from '@voice/devstack/processes/wait-for-health';
 import { testStack } from '@voice/devstack/testing/stack';
 import { buildTokenService } from '@voice/token-service/app';
@@ -82,6 +87,28 @@ describe('.env.example', () => {
   });
 });
 
+/** A new database on the test stack's Postgres, as a new Supabase project is before our migrations. */
+const freshDatabases: string[] = [];
+async function freshProject(): Promise<string> {
+  const name = `selfhosting_${randomUUID().replaceAll('-', '')}`;
+  await withClient(stack.databaseUrl, (admin) => admin.query(`create database ${name}`));
+  freshDatabases.push(name);
+  const url = new URL(stack.databaseUrl);
+  url.pathname = `/${name}`;
+  await withClient(url.toString(), async (client) => {
+    await prepareSupabaseDatabase(client);
+    // The auth server creates its schema on start, as its own role (as GoTrue does).
+    await client.query('set role supabase_auth_admin; set search_path = auth');
+    await migrateAuthSchema(client);
+  });
+  return url.toString();
+}
+afterAll(async () => {
+  await withClient(stack.databaseUrl, async (admin) => {
+    for (const name of freshDatabases) await admin.query(`drop database if exists ${name} with (force)`);
+  });
+});
+
 /** `docker compose` (plugin), else `docker-compose` on PATH, else one built into the voicecall cache. */
 function findCompose(): string[] | undefined {
   const candidates = [
@@ -96,6 +123,7 @@ const compose = findCompose();
 
 interface ComposeService {
   command?: string[];
+  volumes?: Array<{ source?: string; target?: string; read_only?: boolean }>;
   environment?: Record<string, string | null>;
   depends_on?: Record<string, { condition: string; required?: boolean }>;
   healthcheck?: { test: string[] };
@@ -222,6 +250,43 @@ describe.skipIf(!compose)(
             expect(tokenDeps['migrate-cloud']?.condition).toBe('service_completed_successfully');
           }
         });
+
+        const migrate = services[profile === 'supabase-local' ? 'migrate-local' : 'migrate-cloud'];
+        it.skipIf(spawnSync('psql', ['--version']).status !== 0)(
+          'its migration job applies supabase/migrations to a fresh project once, with the CLI`s bookkeeping',
+          async () => {
+            // The job's own script (as compose resolved it), run with psql against a fresh database of the test
+            // stack, prepared as a new Supabase project is (roles' grants, auth schema from the auth server).
+            expect(migrate?.volumes?.[0]).toMatchObject({ target: '/migrations', read_only: true });
+            expect(String(migrate?.volumes?.[0]?.source)).toMatch(/supabase\/migrations$/);
+            const script = (migrate?.command?.[0] as string)
+              .replaceAll('$$', '$')
+              .replaceAll('/migrations/', `${join(REPO_ROOT, 'supabase/migrations')}/`);
+            const database = await freshProject();
+            const run = () =>
+              execFileSync('/bin/sh', ['-ec', script], {
+                encoding: 'utf8',
+                env: {
+                  PATH: process.env.PATH,
+                  MIGRATE_DATABASE_URL: database,
+                  PGOPTIONS: '--client-min-messages=warning',
+                },
+              });
+            const first = run();
+            const versions = listMigrations().map((m) => m.version);
+            expect(first.match(/^applying: /gm)).toHaveLength(versions.length);
+            const second = run();
+            expect(second.match(/^already applied: /gm)).toHaveLength(versions.length);
+            await withClient(database, async (client) => {
+              const recorded = await client.query(
+                'select version from supabase_migrations.schema_migrations order by 1',
+              );
+              expect(recorded.rows.map((r) => r.version)).toEqual(versions);
+              const fn = await client.query("select 1 from pg_proc where proname = 'claim_voice_session'");
+              expect(fn.rowCount).toBe(1);
+            });
+          },
+        );
       });
     }
   },
