@@ -21,7 +21,9 @@ import {
 } from './lifecycle-rpc.ts';
 import { PHRASES } from './phrases.ts';
 
-const FLUSH_TIMEOUT_MS = 10_000;
+// The caller is gone by then; waiting long is cheap, and it lets writes ride out a database restart (PostgREST
+// reconnects with a backoff of up to ~30 s).
+const FLUSH_TIMEOUT_MS = 90_000;
 const HISTORY_TIMEOUT_MS = 2_500;
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {

@@ -1,0 +1,100 @@
+import type { StackInfo } from '@voice/devstack/stack-info';
+import type { MessagesRequest } from '@voice/devstack/standins/anthropic-request';
+import { type SpeechClip, speechClip, transcriptByDuration } from '@voice/devstack/standins/fixtures';
+import type { ProviderStandins } from '@voice/devstack/standins/index';
+import { serviceClient } from '@voice/devstack/testing/users';
+import { sleep } from './scripted-caller.ts';
+
+/** A scripted conversation: what the caller says (as speech clips) and what Claude (the stand-in) answers. */
+export interface Dialogue {
+  questions: string[];
+  answers: string[];
+  clips: SpeechClip[];
+}
+
+export async function prepareDialogue(
+  standins: ProviderStandins,
+  questions: string[],
+  answers: string[],
+): Promise<Dialogue> {
+  const clips = await Promise.all(questions.map((q) => speechClip(q, { sampleRate: 48_000 })));
+  standins.configure({
+    sttScript: transcriptByDuration(clips),
+    llmScript: (request) => answerFor(request, questions, answers),
+  });
+  return { questions, answers, clips };
+}
+
+/** The stand-in's Claude answers by the last user message (preemptive requests may repeat or be cancelled). */
+export function answerFor(
+  request: MessagesRequest,
+  questions: string[],
+  answers: string[],
+): string | undefined {
+  const last = [...request.messages].reverse().find((m) => m.role === 'user');
+  const text =
+    typeof last?.content === 'string'
+      ? last.content
+      : (last?.content ?? [])
+          .filter((b) => b.type === 'text')
+          .map((b) => String(b.text))
+          .join(' ');
+  const i = questions.findIndex((q) => text.includes(q));
+  return i >= 0 ? answers[i] : undefined;
+}
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+export interface StoredMessage {
+  id: string;
+  role: string;
+  content: string;
+  user_id: string;
+  metadata: Record<string, unknown> & { interrupted?: boolean; latency?: Record<string, number> };
+  created_at: string;
+}
+
+export async function conversationMessages(
+  stack: StackInfo,
+  conversationId: string,
+): Promise<StoredMessage[]> {
+  const { data, error } = await serviceClient(stack)
+    .from('messages')
+    .select('*')
+    .eq('conversation_id', conversationId)
+    .order('created_at', { ascending: true });
+  if (error) throw new Error(error.message);
+  return (data ?? []) as StoredMessage[];
+}
+
+export async function endedSession(stack: StackInfo, sessionId: string, timeoutMs = 60_000) {
+  return waitFor(
+    'the session to end',
+    async () => {
+      const { data } = await serviceClient(stack)
+        .from('voice_sessions')
+        .select('*')
+        .eq('id', sessionId)
+        .single();
+      return data?.status === 'ended' ? (data as Record<string, unknown>) : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/** Report a measured number in the test output (not an assertion). */
+export function report(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
