@@ -1,0 +1,180 @@
+import type { RunningStack } from '@voice/devstack/stack';
+import { synthesizeSpeech } from '@voice/devstack/standins/espeak';
+import { frameRms } from '@voice/devstack/standins/speech-detector';
+import { sleep } from '../../e2e/src/scripted-caller.ts';
+import { BenchCall, benchStandinScripts, benchUsers, REPLY, startRig } from './call-rig.ts';
+import { loadAverage } from './lib/machine.ts';
+import { startWindow, type TreeWindow } from './lib/process-usage.ts';
+import { round, type Summary, summarize } from './lib/stats.ts';
+import { countJobs, waitForIdlePool } from './voice.ts';
+
+/**
+ * Density: N calls at once on one agent worker. Per level a fresh worker keeps N job processes prewarmed (so the
+ * calls do not wait for process start-up), the N callers are greeted, the worker refills its idle pool, then
+ * every caller speaks `turnsPerCall` questions at its own pace while the worker's process tree is measured.
+ *
+ * Underruns: a reply that reaches the caller stretched. Each reply is one TTS clip of known length; if the
+ * agent's audio output runs dry mid-reply, the caller hears a gap and the reply's first-to-last loud frame span
+ * grows beyond the clip's own span.
+ */
+
+export interface DensityLevel {
+  calls: number;
+  completedCalls: number;
+  failures: string[];
+  turns: number;
+  voiceToVoiceMs: Summary;
+  /** Reply span at the caller minus the TTS clip's own span. */
+  replyStretchMs: Summary;
+  underruns: number;
+  /** CPU share of one core per call (job processes hosting a call), mean. */
+  cpuPerCall: number;
+  /** RSS of a job process hosting a call, mean MiB. */
+  rssPerCallMiB: number;
+  workerMainCpu: number;
+  treeCpu: number;
+  treeRssMiB: number;
+  jobProcesses: number;
+  setupMs: Summary;
+  /** Microphone frames the callers could not send in time, all calls; worst event-loop delay p99 of a caller. */
+  callerMicDropouts: number;
+  callerLoopDelayP99Ms: number;
+  loadAverage: number[];
+  windowSeconds: number;
+  durationSeconds: number;
+}
+
+/** A stretch above this is an audible gap (one lost 20 ms Opus packet is concealed; 60 ms is not). */
+const UNDERRUN_STRETCH_MS = 60;
+
+/** The reply's TTS audio as the stand-in makes it: silence before the first loud 10 ms frame, loud span. */
+export async function replyAudioShape(): Promise<{ leadMs: number; spanMs: number }> {
+  const pcm = await synthesizeSpeech(REPLY, { sampleRate: 24_000, voice: 'en-us' });
+  const samples = new Int16Array(pcm.buffer, pcm.byteOffset, pcm.length / 2);
+  const frame = 240; // 10 ms
+  let first = -1;
+  let last = -1;
+  for (let i = 0; i + frame <= samples.length; i += frame) {
+    if (frameRms(samples.subarray(i, i + frame)) > 0.01) {
+      if (first < 0) first = i;
+      last = i;
+    }
+  }
+  if (first < 0) return { leadMs: 0, spanMs: 0 };
+  return { leadMs: (first / 24_000) * 1000, spanMs: ((last - first) / 24_000) * 1000 };
+}
+
+export async function runDensityLevel(
+  stack: RunningStack,
+  options: {
+    calls: number;
+    turnsPerCall: number;
+    expectedSpanMs: number;
+    /** Hard bound for the level, start-up included. */
+    timeoutMs: number;
+    log: (line: string) => void;
+  },
+): Promise<DensityLevel> {
+  const startedAt = Date.now();
+  const n = options.calls;
+  const rig = await startRig(stack, { idleProcesses: n, log: options.log });
+  const failures: string[] = [];
+  const calls: BenchCall[] = [];
+  let window: TreeWindow | undefined;
+  try {
+    const budget = () => options.timeoutMs - (Date.now() - startedAt);
+    if (!(await waitForIdlePool(rig, 0, Math.max(0, budget())))) {
+      failures.push(`worker did not prewarm ${n} job processes in time`);
+      return emptyLevel(n, failures, startedAt);
+    }
+    rig.standins.configure(benchStandinScripts());
+    const users = await benchUsers(rig, n);
+    // Calls arrive 150 ms apart (not one burst): closer to real arrivals, and the greeting still overlaps.
+    const opened = await Promise.allSettled(
+      users.map(async (user, i) => {
+        await sleep(i * 150);
+        const call = new BenchCall();
+        calls.push(call);
+        await call.open(rig, user, Math.min(90_000, Math.max(5_000, budget())));
+        return call;
+      }),
+    );
+    const live = opened.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    for (const r of opened)
+      if (r.status === 'rejected') failures.push(`open: ${String(r.reason)}`.slice(0, 200));
+    options.log(`density ${n}: ${live.length}/${n} calls greeted; waiting for the idle pool to refill`);
+    // The pool replaces every taken process; that start-up work would otherwise land inside the measurement.
+    await waitForIdlePool(rig, countJobs(rig), Math.min(120_000, Math.max(0, budget() - 60_000)));
+    const measuring = startWindow(rig.worker.process.pid);
+    const turnResults = await Promise.allSettled(
+      live.map(async (call, i) => {
+        await sleep(((i * 997) % 2000) + 100); // spread the first questions over 2 s
+        for (let t = 0; t < options.turnsPerCall; t++) {
+          const clip = rig.clips[(i + t) % rig.clips.length];
+          if (!clip) throw new Error('no clip');
+          if (budget() < 15_000) throw new Error('level time budget exhausted');
+          await call.turn(clip);
+        }
+      }),
+    );
+    window = measuring.end();
+    for (const r of turnResults)
+      if (r.status === 'rejected') failures.push(`turn: ${String(r.reason)}`.slice(0, 200));
+    const turns = live.flatMap((c) => c.turns);
+    const stretch = turns.map((t) => t.replySpanMs - options.expectedSpanMs);
+    const jobs = window.processes.filter((p) => p.isJob).sort((a, b) => b.cpu - a.cpu);
+    const busy = jobs.slice(0, live.length);
+    const main = window.processes.filter((p) => !p.isJob).reduce((s, p) => s + p.cpu, 0);
+    return {
+      calls: n,
+      completedCalls: turnResults.filter((r) => r.status === 'fulfilled').length,
+      failures,
+      turns: turns.length,
+      voiceToVoiceMs: summarize(turns.map((t) => t.voiceToVoiceMs)),
+      replyStretchMs: summarize(stretch),
+      underruns: stretch.filter((s) => s > UNDERRUN_STRETCH_MS).length,
+      cpuPerCall: round(busy.reduce((s, p) => s + p.cpu, 0) / Math.max(1, busy.length), 3),
+      rssPerCallMiB: round(busy.reduce((s, p) => s + p.rssMiB, 0) / Math.max(1, busy.length)),
+      workerMainCpu: round(main, 3),
+      treeCpu: round(window.totalCpu, 3),
+      treeRssMiB: round(window.totalRssMiB),
+      jobProcesses: jobs.length,
+      setupMs: summarize(live.map((c) => c.setupMs)),
+      callerMicDropouts: live.reduce((sum, c) => sum + c.caller.micDropouts, 0),
+      callerLoopDelayP99Ms: Math.round(
+        Math.max(0, ...live.map((c) => c.caller.loopDelay.percentile(99) / 1e6)),
+      ),
+      loadAverage: loadAverage(),
+      windowSeconds: round(window.seconds, 1),
+      durationSeconds: round((Date.now() - startedAt) / 1000),
+    };
+  } finally {
+    await Promise.all(calls.map((c) => c.close()));
+    await rig.stop();
+  }
+}
+
+function emptyLevel(calls: number, failures: string[], startedAt: number): DensityLevel {
+  const empty = summarize([]);
+  return {
+    calls,
+    completedCalls: 0,
+    failures,
+    turns: 0,
+    voiceToVoiceMs: empty,
+    replyStretchMs: empty,
+    underruns: 0,
+    cpuPerCall: Number.NaN,
+    rssPerCallMiB: Number.NaN,
+    workerMainCpu: Number.NaN,
+    treeCpu: Number.NaN,
+    treeRssMiB: Number.NaN,
+    jobProcesses: 0,
+    setupMs: empty,
+    callerMicDropouts: 0,
+    callerLoopDelayP99Ms: 0,
+    loadAverage: loadAverage(),
+    windowSeconds: 0,
+    durationSeconds: round((Date.now() - startedAt) / 1000),
+  };
+}

@@ -1,0 +1,97 @@
+import { readFileSync } from 'node:fs';
+
+/**
+ * CPU and memory of a process tree from /proc (Linux): the agent worker is `tsx` → node worker → one forked
+ * node process per job (and per prewarmed idle job), so a single pid says little.
+ */
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+const PAGE_KB = 4;
+
+export interface ProcessSample {
+  pid: number;
+  ppid: number;
+  /** User + system CPU seconds since the process started. */
+  cpuSeconds: number;
+  rssMiB: number;
+  /** A forked agents-js job process (hosts one call, or waits prewarmed). */
+  isJob: boolean;
+}
+
+export function descendants(root: number): number[] {
+  const out: number[] = [];
+  const visit = (pid: number) => {
+    out.push(pid);
+    let children: string[] = [];
+    try {
+      children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean);
+    } catch {
+      return;
+    }
+    for (const child of children) visit(Number(child));
+  };
+  visit(root);
+  return out;
+}
+
+export function sampleProcess(pid: number): ProcessSample | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name may contain spaces and parentheses: fields start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ppid = Number(fields[1]);
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    const rssPages = Number(fields[21]);
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return {
+      pid,
+      ppid,
+      cpuSeconds: (utime + stime) / CLOCK_TICKS,
+      rssMiB: (rssPages * PAGE_KB) / 1024,
+      isJob: /job_proc_lazy_main/.test(cmdline),
+    };
+  } catch {
+    return undefined; // exited between listing and reading
+  }
+}
+
+export function sampleTree(root: number): ProcessSample[] {
+  return descendants(root)
+    .map(sampleProcess)
+    .filter((s): s is ProcessSample => s !== undefined);
+}
+
+export interface TreeWindow {
+  seconds: number;
+  /** Per process: CPU share of one core over the window (1 = 100 %), RSS at the end. */
+  processes: Array<{ pid: number; isJob: boolean; cpu: number; rssMiB: number }>;
+  totalCpu: number;
+  totalRssMiB: number;
+}
+
+/** Starts a measurement window over a process tree; `end()` gives each process's CPU share and memory. */
+export function startWindow(root: number): { end(): TreeWindow } {
+  const startedAt = performance.now();
+  const before = new Map(sampleTree(root).map((s) => [s.pid, s]));
+  return {
+    end() {
+      const seconds = (performance.now() - startedAt) / 1000;
+      const after = sampleTree(root);
+      const processes = after.map((s) => ({
+        pid: s.pid,
+        isJob: s.isJob,
+        cpu: (s.cpuSeconds - (before.get(s.pid)?.cpuSeconds ?? 0)) / seconds,
+        rssMiB: s.rssMiB,
+      }));
+      return {
+        seconds,
+        processes,
+        totalCpu: processes.reduce((sum, p) => sum + p.cpu, 0),
+        totalRssMiB: processes.reduce((sum, p) => sum + p.rssMiB, 0),
+      };
+    },
+  };
+}

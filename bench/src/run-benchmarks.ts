@@ -1,0 +1,154 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { cachedBinaryPath } from '@voice/devstack/processes/livekit-binary';
+import type { RunningStack } from '@voice/devstack/stack';
+import { BENCH_PROFILE, startRig, startStackForBench } from './call-rig.ts';
+import { replyAudioShape, runDensityLevel } from './density.ts';
+import { gitCommit, loadAverage, machineInfo, versions } from './lib/machine.ts';
+import { type BenchRun, comparison, markdown } from './report.ts';
+import { runTokenServiceBench, writeTokenBenchResults } from './token-service.ts';
+import { runSetupBench, runVoiceBench } from './voice.ts';
+
+/**
+ * `npm run bench [-- voice setup density token] [--turns 32] [--setup-calls 10] [--density 1,5,10,20]
+ *   [--turns-per-call 4] [--token-duration 10] [--agent-env KEY=VALUE ...] [--note "..."]`
+ *
+ * Runs the benchmarks over the real local stack (livekit-server, Postgres, PostgREST, auth server) with the real
+ * agent worker and the provider stand-ins at the issue-8 profile, writes bench/results/<timestamp>.json and
+ * bench/results/latest.md (earlier runs stay), and prints the comparison with the previous recorded run.
+ */
+const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
+const ALL = ['voice', 'setup', 'density', 'token'] as const;
+type BenchName = (typeof ALL)[number];
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    turns: { type: 'string', default: '32' },
+    'setup-calls': { type: 'string', default: '10' },
+    density: { type: 'string', default: '1,5,10,20' },
+    'turns-per-call': { type: 'string', default: '4' },
+    'density-level-timeout': { type: 'string', default: '300' },
+    'token-duration': { type: 'string', default: '10' },
+    'agent-env': { type: 'string', multiple: true, default: [] },
+    note: { type: 'string' },
+  },
+});
+const selected: BenchName[] = positionals.length
+  ? positionals.map((p) => {
+      if (!(ALL as readonly string[]).includes(p))
+        throw new Error(`unknown benchmark "${p}" (${ALL.join(', ')})`);
+      return p as BenchName;
+    })
+  : [...ALL];
+const agentEnv = Object.fromEntries(
+  (values['agent-env'] ?? []).map((kv) => {
+    const i = kv.indexOf('=');
+    if (i < 1) throw new Error(`--agent-env wants KEY=VALUE, got "${kv}"`);
+    return [kv.slice(0, i), kv.slice(i + 1)];
+  }),
+);
+const log = (line: string) =>
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+
+const startedAt = new Date();
+const run: BenchRun = {
+  startedAt: startedAt.toISOString(),
+  finishedAt: '',
+  commit: gitCommit(),
+  machine: machineInfo(),
+  loadAverageAtEnd: [],
+  versions: versions(cachedBinaryPath()),
+  profile: { ...BENCH_PROFILE, sttEndpointSilenceMs: 150 },
+  agentEnv,
+  ...(values.note ? { note: values.note } : {}),
+};
+log(
+  `machine: ${run.machine.cpuModel}, ${run.machine.cores} cores, load average ${run.machine.loadAverage.join(' / ')}`,
+);
+
+let stack: RunningStack | undefined;
+try {
+  if (selected.some((b) => b !== 'token')) {
+    log('starting the local stack');
+    stack = await startStackForBench();
+  }
+  if (stack && (selected.includes('voice') || selected.includes('setup'))) {
+    const rig = await startRig(stack, { agentEnv, log });
+    try {
+      if (selected.includes('voice')) {
+        log(`voice-to-voice: ${values.turns} turns`);
+        run.voice = await runVoiceBench(rig, { turns: Number(values.turns), log });
+        run.voice.ttsLeadSilenceMs = Math.round((await replyAudioShape()).leadMs);
+        log(`voice-to-voice p50 ${run.voice.voiceToVoiceMs.p50} ms, p95 ${run.voice.voiceToVoiceMs.p95} ms`);
+      }
+      if (selected.includes('setup')) {
+        log(`call setup: ${values['setup-calls']} calls`);
+        run.setup = await runSetupBench(rig, { calls: Number(values['setup-calls']), log });
+        log(`call setup p50 ${run.setup.setupMs.p50} ms, p95 ${run.setup.setupMs.p95} ms`);
+      }
+    } finally {
+      await rig.stop();
+    }
+  }
+  if (stack && selected.includes('density')) {
+    const expected = (await replyAudioShape()).spanMs;
+    run.density = { levels: [], expectedReplySpanMs: Math.round(expected) };
+    const singleP95 = () => run.density?.levels[0]?.voiceToVoiceMs.p95;
+    for (const calls of (values.density ?? '')
+      .split(',')
+      .map(Number)
+      .filter((n) => n > 0)) {
+      log(`density: ${calls} concurrent calls`);
+      const level = await runDensityLevel(stack, {
+        calls,
+        turnsPerCall: Number(values['turns-per-call']),
+        expectedSpanMs: expected,
+        timeoutMs: Number(values['density-level-timeout']) * 1000,
+        log,
+      });
+      run.density.levels.push(level);
+      log(
+        `density ${calls}: ${level.completedCalls}/${calls} calls completed, v2v p95 ${level.voiceToVoiceMs.p95} ms, ` +
+          `${level.underruns} underruns, CPU/call ${level.cpuPerCall}, RSS/call ${level.rssPerCallMiB} MiB`,
+      );
+      // Broken = calls failed, or the caller hears it: underruns, or p95 over twice the single-call p95.
+      const base = singleP95();
+      const reason =
+        level.completedCalls < calls
+          ? `${calls - level.completedCalls} of ${calls} calls failed (${level.failures[0] ?? ''})`
+          : level.underruns > level.turns / 4
+            ? `${level.underruns} of ${level.turns} replies had underruns`
+            : base !== undefined && level.voiceToVoiceMs.p95 > 2 * base
+              ? `voice-to-voice p95 ${level.voiceToVoiceMs.p95} ms is over twice the single-call ${base} ms`
+              : undefined;
+      if (reason) {
+        run.density.stoppedEarly = `at ${calls} calls: ${reason}`;
+        log(`density: stopping early, ${run.density.stoppedEarly}`);
+        break;
+      }
+    }
+  }
+} finally {
+  await stack?.stop();
+}
+if (selected.includes('token')) {
+  log('token service: 1, 10, 50 clients');
+  run.token = await runTokenServiceBench({ durationSeconds: Number(values['token-duration']) });
+  writeTokenBenchResults(run.token);
+}
+
+run.finishedAt = new Date().toISOString();
+run.loadAverageAtEnd = loadAverage();
+mkdirSync(RESULTS_DIR, { recursive: true });
+const file = `${run.startedAt.replace(/:/g, '-').replace(/\..*/, '')}Z.json`;
+const compared = comparison(run, RESULTS_DIR, file);
+writeFileSync(path.join(RESULTS_DIR, file), `${JSON.stringify(run, null, 2)}\n`);
+const md = markdown(run, compared);
+writeFileSync(path.join(RESULTS_DIR, 'latest.md'), md);
+writeFileSync(path.join(RESULTS_DIR, file.replace(/\.json$/, '.md')), md);
+process.stdout.write(`${md}\n`);
+log(`wrote bench/results/${file} and bench/results/latest.md`);
+process.exit(0);
