@@ -64,7 +64,7 @@ export function TranscriptView({
         >
           <span className="speaker">{SPEAKER[line.role]}</span>
           <p className="turn-text">
-            {line.text}
+            <span className="turn-words">{line.text}</span>
             {line.pending ? <span className="visually-hidden"> (still listening)</span> : null}
             {line.interrupted ? <span className="interrupted"> — interrupted</span> : null}
           </p>
