@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { llmCost, sttCost, ttsCost } from '@voice/core/pricing';
-import type { MessagesRequest } from '@voice/devstack/standins/anthropic-request';
-import { speechClip, transcriptByDuration } from '@voice/devstack/standins/fixtures';
 import { type ProviderStandins, startProviderStandins } from '@voice/devstack/standins/index';
 import { testStack } from '@voice/devstack/testing/stack';
 import { createTestUser, serviceClient } from '@voice/devstack/testing/users';
+import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { usageLogIdFor } from '../../agent/src/persistence/deterministic-id.ts';
 import { type RunningAgentWorker, startAgentWorker } from '../src/agent-worker.ts';
-import { ScriptedCaller, sleep } from '../src/scripted-caller.ts';
+import { prepareDialogue, report, waitFor } from '../src/call-scenario.ts';
+import { ScriptedCaller } from '../src/scripted-caller.ts';
 import { type E2eTokenService, startTokenService } from '../src/token-service.ts';
 
 // A whole call over real WebRTC: token service → livekit-server → our agent worker process (Deepgram, Claude and
@@ -30,20 +30,6 @@ let standins: ProviderStandins;
 let tokens: E2eTokenService;
 let worker: RunningAgentWorker;
 
-/** The stand-in's Claude answers by the last user message (preemptive requests may repeat or be cancelled). */
-function answerFor(request: MessagesRequest): string | undefined {
-  const last = [...request.messages].reverse().find((m) => m.role === 'user');
-  const text =
-    typeof last?.content === 'string'
-      ? last.content
-      : (last?.content ?? [])
-          .filter((b) => b.type === 'text')
-          .map((b) => String(b.text))
-          .join(' ');
-  const i = QUESTIONS.findIndex((q) => text.includes(q));
-  return i >= 0 ? ANSWERS[i] : undefined;
-}
-
 beforeAll(async () => {
   standins = await startProviderStandins();
   tokens = await startTokenService(stack, { AGENT_NAME: AGENT });
@@ -56,28 +42,9 @@ afterAll(async () => {
   await standins?.stop();
 });
 
-/** Measured numbers go to the test output (the report, not assertions: speed is for bench/). */
-function report(line: string): void {
-  process.stderr.write(`${line}\n`);
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
-
 describe('a voice call end to end', () => {
   it('greets, answers two spoken questions, and records every turn, the usage and the session', async () => {
-    const clips = await Promise.all(QUESTIONS.map((q) => speechClip(q, { sampleRate: 48_000 })));
-    standins.configure({
-      sttScript: transcriptByDuration(clips),
-      llmScript: (request) => answerFor(request),
-    });
+    const { clips } = await prepareDialogue(standins, QUESTIONS, ANSWERS);
     const user = await createTestUser(stack, { tier: 'studio' });
     const grant = await tokens.issue(user.accessToken, { participant_name: 'E2E caller' });
 
@@ -196,5 +163,45 @@ describe('a voice call end to end', () => {
     expect(session.tts_characters).toBe(meta.tts.characters);
     expect(session.llm_output_tokens).toBe(meta.llm.output_tokens);
     expect(Number(session.estimated_cost)).toBeCloseTo(Number(row.estimated_cost), 5);
+
+    // Per-turn latency reached the worker's Prometheus endpoint (from the job process).
+    const metrics = await (await fetch(worker.metricsUrl)).text();
+    const e2eCount = Number(
+      /voice_agent_turn_latency_seconds_count\{part="e2e"\} (\d+)/.exec(metrics)?.[1] ?? 0,
+    );
+    expect(e2eCount).toBeGreaterThanOrEqual(2);
+    expect(metrics).toMatch(/voice_agent_calls_ended_total\{reason="caller_left"\} 1/);
+    expect(metrics).toMatch(/voice_agent_turn_latency_seconds_count\{part="llmTtft"\}/);
+
+    // No transcript or reply text in the agent's logs (the framework's lk.pii.* fields are stripped).
+    const log = worker.log();
+    for (const text of [...QUESTIONS, ...ANSWERS]) expect(log).not.toContain(text);
   }, 120_000);
+
+  it('leaves a job without valid dispatch metadata politely and marks nothing', async () => {
+    const httpUrl = stack.livekit.url.replace(/^ws/, 'http');
+    const rooms = new RoomServiceClient(httpUrl, stack.livekit.apiKey, stack.livekit.apiSecret);
+    const dispatches = new AgentDispatchClient(httpUrl, stack.livekit.apiKey, stack.livekit.apiSecret);
+    // A real pending session that a forged dispatch names without the rest of the metadata.
+    const user = await createTestUser(stack, { tier: 'studio' });
+    const grant = await tokens.issue(user.accessToken, {});
+    const room = `forged-${randomUUID().slice(0, 8)}`;
+    await rooms.createRoom({ name: room, emptyTimeout: 30 });
+    const before = worker.log().split('job without valid dispatch metadata').length;
+    await dispatches.createDispatch(room, AGENT, {
+      metadata: JSON.stringify({ session_id: grant.session_id }),
+    });
+    await waitFor('the agent to refuse the job', async () =>
+      worker.log().split('job without valid dispatch metadata').length > before ? true : undefined,
+    );
+    const participants = await rooms.listParticipants(room);
+    expect(participants).toEqual([]);
+    const { data } = await serviceClient(stack)
+      .from('voice_sessions')
+      .select('status')
+      .eq('id', grant.session_id)
+      .single();
+    expect(data?.status).toBe('pending');
+    await rooms.deleteRoom(room);
+  }, 60_000);
 });
