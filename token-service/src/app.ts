@@ -83,6 +83,8 @@ export async function buildTokenService(
     // double the logging cost under load.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
+    // A client that trickles its request (slowloris) is cut off instead of holding a socket forever.
+    requestTimeout: 10_000,
     return503OnClosing: true,
     // Request ids: ours, never a client-supplied header.
     requestIdHeader: false,
@@ -173,27 +175,36 @@ export async function buildTokenService(
         leaseSeconds: config.sessionLeaseSeconds,
       });
 
-      const minted = await mintParticipantToken(
-        {
-          apiKey: config.livekit.apiKey,
-          apiSecret: config.livekit.apiSecret,
-          agentName: config.agentName,
-          ttlSeconds: config.tokenTtlSeconds,
-          room: config.room,
-        },
-        {
-          userId,
-          roomName: grant.session.room_name,
-          participantName: body.participant_name,
-          dispatch: {
-            v: 1,
-            session_id: grant.session.id,
-            user_id: userId,
-            conversation_id: grant.session.conversation_id,
-            max_call_seconds: grant.session.max_call_seconds,
+      let minted: Awaited<ReturnType<typeof mintParticipantToken>>;
+      try {
+        minted = await mintParticipantToken(
+          {
+            apiKey: config.livekit.apiKey,
+            apiSecret: config.livekit.apiSecret,
+            agentName: config.agentName,
+            ttlSeconds: config.tokenTtlSeconds,
+            room: config.room,
           },
-        },
-      );
+          {
+            userId,
+            roomName: grant.session.room_name,
+            participantName: body.participant_name,
+            dispatch: {
+              v: 1,
+              session_id: grant.session.id,
+              user_id: userId,
+              conversation_id: grant.session.conversation_id,
+              max_call_seconds: grant.session.max_call_seconds,
+            },
+          },
+        );
+      } catch (error) {
+        // Give the slot back at once rather than after the lease; the caller never got a token.
+        await db
+          .rpc('end_voice_session', { p_session_id: grant.session.id, p_reason: 'error' })
+          .catch(() => undefined);
+        throw error;
+      }
 
       const response: TokenResponse = {
         server_url: config.livekit.url,
