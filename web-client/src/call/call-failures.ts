@@ -76,7 +76,7 @@ export function describeFailure(failure: CallFailure, now: number): FailureDescr
       return {
         tag: 'agent-timeout',
         title: 'Claude didn’t pick up',
-        body: `The assistant did not join within ${failure.seconds} seconds, so we hung up. Nothing was charged for the wait. Please try again.`,
+        body: `The assistant did not join within ${failure.seconds} seconds, so we hung up. It may be busy: please try again in a moment.`,
         actions: ['retry', 'dismiss'],
       };
     case 'connection-lost':
