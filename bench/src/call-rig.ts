@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { TokenResponse } from '@voice/core';
 import { type RunningStack, startStack } from '@voice/devstack/stack';
@@ -78,8 +79,17 @@ export interface RigOptions {
   log: (line: string) => void;
 }
 
+/**
+ * The stack lives in its own directory, not a `devstack-*` temp dir: other suites on this machine clean those up
+ * and took a running benchmark's database and logs with them. Removed again by `removeBenchStackDir`.
+ */
 export async function startStackForBench(): Promise<RunningStack> {
-  return startStack({ handleSignals: true });
+  const dir = path.join(os.tmpdir(), `voicecall-bench-${process.pid}`);
+  return startStack({ handleSignals: true, dir, disposableData: true });
+}
+
+export function removeBenchStackDir(): void {
+  rmSync(path.join(os.tmpdir(), `voicecall-bench-${process.pid}`), { recursive: true, force: true });
 }
 
 export async function startRig(stack: RunningStack, options: RigOptions): Promise<Rig> {

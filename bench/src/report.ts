@@ -17,6 +17,8 @@ export interface BenchRun {
   profile: Record<string, number>;
   agentEnv: Record<string, string>;
   note?: string;
+  /** Benchmarks that failed (the others still ran). */
+  errors?: string[];
   voice?: Omit<VoiceResult, 'perTurn'> & { perTurn?: VoiceResult['perTurn'] };
   setup?: SetupResult;
   density?: { levels: DensityLevel[]; stoppedEarly?: string; expectedReplySpanMs: number };
@@ -105,6 +107,8 @@ export function markdown(run: BenchRun, compared: string[]): string {
       (Object.keys(run.agentEnv).length ? ` Agent env: ${JSON.stringify(run.agentEnv)}.` : ''),
   );
   if (run.note) out.push('', run.note);
+  if (run.errors?.length) out.push('', ...run.errors.map((e) => `- FAILED ${e}`));
+  if (run.voice?.failures?.length) out.push('', `${run.voice.failures.length} voice turns got no reply.`);
   if (run.voice) {
     const v = run.voice;
     out.push(

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cachedBinaryPath } from '@voice/devstack/processes/livekit-binary';
 import type { RunningStack } from '@voice/devstack/stack';
-import { BENCH_PROFILE, startRig, startStackForBench } from './call-rig.ts';
+import { BENCH_PROFILE, removeBenchStackDir, startRig, startStackForBench } from './call-rig.ts';
 import { replyAudioShape, runDensityLevel } from './density.ts';
 import { gitCommit, loadAverage, machineInfo, versions } from './lib/machine.ts';
 import { type BenchRun, comparison, markdown } from './report.ts';
@@ -69,6 +69,16 @@ log(
   `machine: ${run.machine.cpuModel}, ${run.machine.cores} cores, load average ${run.machine.loadAverage.join(' / ')}`,
 );
 
+/** One benchmark failing is recorded in the run and does not stop the others. */
+async function attempt(name: string, body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (error) {
+    run.errors = [...(run.errors ?? []), `${name}: ${String(error).slice(0, 300)}`];
+    log(`${name} failed: ${String(error)}`);
+  }
+}
+
 let stack: RunningStack | undefined;
 try {
   if (selected.some((b) => b !== 'token')) {
@@ -80,14 +90,20 @@ try {
     try {
       if (selected.includes('voice')) {
         log(`voice-to-voice: ${values.turns} turns`);
-        run.voice = await runVoiceBench(rig, { turns: Number(values.turns), log });
-        run.voice.ttsLeadSilenceMs = Math.round((await replyAudioShape()).leadMs);
-        log(`voice-to-voice p50 ${run.voice.voiceToVoiceMs.p50} ms, p95 ${run.voice.voiceToVoiceMs.p95} ms`);
+        await attempt('voice', async () => {
+          run.voice = await runVoiceBench(rig, { turns: Number(values.turns), log });
+          run.voice.ttsLeadSilenceMs = Math.round((await replyAudioShape()).leadMs);
+          log(
+            `voice-to-voice p50 ${run.voice.voiceToVoiceMs.p50} ms, p95 ${run.voice.voiceToVoiceMs.p95} ms`,
+          );
+        });
       }
       if (selected.includes('setup')) {
         log(`call setup: ${values['setup-calls']} calls`);
-        run.setup = await runSetupBench(rig, { calls: Number(values['setup-calls']), log });
-        log(`call setup p50 ${run.setup.setupMs.p50} ms, p95 ${run.setup.setupMs.p95} ms`);
+        await attempt('setup', async () => {
+          run.setup = await runSetupBench(rig, { calls: Number(values['setup-calls']), log });
+          log(`call setup p50 ${run.setup.setupMs.p50} ms, p95 ${run.setup.setupMs.p95} ms`);
+        });
       }
     } finally {
       await rig.stop();
@@ -131,13 +147,19 @@ try {
       }
     }
   }
+} catch (error) {
+  run.errors = [...(run.errors ?? []), `stack: ${String(error).slice(0, 300)}`];
+  log(`failed: ${String(error)}`);
 } finally {
-  await stack?.stop();
+  await stack?.stop().catch(() => {});
+  removeBenchStackDir();
 }
 if (selected.includes('token')) {
   log('token service: 1, 10, 50 clients');
-  run.token = await runTokenServiceBench({ durationSeconds: Number(values['token-duration']) });
-  writeTokenBenchResults(run.token);
+  await attempt('token', async () => {
+    run.token = await runTokenServiceBench({ durationSeconds: Number(values['token-duration']) });
+    writeTokenBenchResults(run.token);
+  });
 }
 
 run.finishedAt = new Date().toISOString();

@@ -52,6 +52,8 @@ export interface VoiceResult {
   unseenByAgentMsP50: number;
   perTurn: Array<Turn & { timeline?: TurnTimeline; agent?: AgentTurnMetrics }>;
   replySpanMs: Summary;
+  /** Turns that got no reply (the run goes on; three in a row end it). */
+  failures?: string[];
   /** Silence at the start of the reply's TTS audio itself (inside ttsToEar, not pipeline latency). */
   ttsLeadSilenceMs?: number;
   /** The caller's own health: microphone frames it could not send in time, its event-loop delay p99. */
@@ -67,6 +69,7 @@ export async function runVoiceBench(
   rig.standins.reset();
   rig.standins.configure(benchStandinScripts());
   const call = new BenchCall();
+  const failures: string[] = [];
   try {
     await call.open(rig, user);
     options.log(`voice: greeting heard ${call.setupMs} ms after the token request`);
@@ -89,6 +92,7 @@ export async function runVoiceBench(
   }));
   return {
     ...summarizeVoice(perTurn),
+    failures,
     caller: {
       micDropouts: call.caller.micDropouts,
       loopDelayP99Ms: Math.round(call.caller.loopDelay.percentile(99) / 1e6),
