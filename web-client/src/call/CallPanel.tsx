@@ -1,6 +1,4 @@
-import { RoomAudioRenderer, RoomContext, StartAudio } from '@livekit/components-react';
-import { useState } from 'react';
-import { AgentPresence } from './AgentPresence.tsx';
+import { lazy, Suspense, useState } from 'react';
 import { CallControls } from './CallControls.tsx';
 import { CallStatus } from './CallStatus.tsx';
 import { CallTimer } from './CallTimer.tsx';
@@ -22,6 +20,9 @@ interface Props {
 }
 
 /** Everything about the call itself: state, visualizer, controls, clock, failures, debug. */
+// LiveKit's React components load with the first call, not with the sign-in page.
+const LiveRoom = lazy(() => import('./LiveRoom.tsx'));
+
 export function CallPanel({
   call,
   conversationId,
@@ -57,11 +58,9 @@ export function CallPanel({
       </h2>
       <CallStatus state={state} />
       {room && live ? (
-        <RoomContext.Provider value={room}>
-          <AgentPresence state={state} />
-          <RoomAudioRenderer />
-          <StartAudio label="Tap to hear Claude" className="button button-primary start-audio" />
-        </RoomContext.Provider>
+        <Suspense fallback={<div className="agent-presence placeholder" aria-hidden="true" />}>
+          <LiveRoom room={room} state={state} />
+        </Suspense>
       ) : (
         <div className="agent-presence placeholder" aria-hidden="true" />
       )}

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
-import { CallController, type CallControllerOptions } from './call-controller.ts';
+import type { CallController, CallControllerOptions } from './call-controller.ts';
 import { type CallState, initialCallState } from './call-state.ts';
 import type { TranscriptEntry } from './transcript-store.ts';
 
@@ -42,11 +42,18 @@ export function useCall(base: Omit<CallControllerOptions, 'conversationId'>): Us
     };
   }, [controller]);
 
+  // The controller (and livekit-client with it) is its own chunk, fetched in the background once signed in.
+  useEffect(() => {
+    void import('./call-controller.ts');
+  }, []);
+
   const start = useCallback((conversationId: string | undefined) => {
-    const next = new CallController({ ...baseRef.current, ...(conversationId ? { conversationId } : {}) });
-    setRequestedConversation(conversationId);
-    setController(next);
-    void next.start();
+    void import('./call-controller.ts').then(({ CallController }) => {
+      const next = new CallController({ ...baseRef.current, ...(conversationId ? { conversationId } : {}) });
+      setRequestedConversation(conversationId);
+      setController(next);
+      void next.start();
+    });
   }, []);
 
   return {
