@@ -120,17 +120,32 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
   try {
     const livekitBinary = await resolveLivekitServer({ log });
     mark('livekitBinary');
-    // Chosen one after another so no two parts get the same "free" port.
+    // Chosen one after another, and re-drawn on a repeat, so no two parts get the same "free" port.
+    const taken = new Set<string>();
+    const pick = async (
+      requestedPort: number | undefined,
+      purpose: string,
+      protocol: 'tcp' | 'udp' = 'tcp',
+      host?: string,
+    ): Promise<number> => {
+      for (;;) {
+        const port = await choosePort(requestedPort, purpose, protocol, host);
+        if (requestedPort || !taken.has(`${protocol}/${port}`)) {
+          taken.add(`${protocol}/${port}`);
+          return port;
+        }
+      }
+    };
     const ports = {
-      postgres: await choosePort(requested.postgres, 'postgres'),
-      postgrest: await choosePort(requested.postgrest, 'postgrest'),
-      postgrestAdmin: await choosePort(requested.postgrestAdmin, 'postgrest admin'),
-      auth: await choosePort(requested.auth, 'auth server'),
-      livekit: await choosePort(requested.livekit, 'livekit-server'),
-      livekitRtcTcp: await choosePort(requested.livekitRtcTcp, 'livekit-server ICE/TCP', 'tcp', '0.0.0.0'),
-      livekitRtcUdp: await choosePort(requested.livekitRtcUdp, 'livekit-server ICE/UDP', 'udp'),
-      gateway: await choosePort(requested.gateway, 'gateway'),
-      control: await choosePort(requested.control, 'devstack control'),
+      postgres: await pick(requested.postgres, 'postgres'),
+      postgrest: await pick(requested.postgrest, 'postgrest'),
+      postgrestAdmin: await pick(requested.postgrestAdmin, 'postgrest admin'),
+      auth: await pick(requested.auth, 'auth server'),
+      livekit: await pick(requested.livekit, 'livekit-server'),
+      livekitRtcTcp: await pick(requested.livekitRtcTcp, 'livekit-server ICE/TCP', 'tcp', '0.0.0.0'),
+      livekitRtcUdp: await pick(requested.livekitRtcUdp, 'livekit-server ICE/UDP', 'udp'),
+      gateway: await pick(requested.gateway, 'gateway'),
+      control: await pick(requested.control, 'devstack control'),
     };
     const passwords = {
       authenticator: randomBytes(16).toString('hex'),
