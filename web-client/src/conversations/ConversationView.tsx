@@ -57,12 +57,22 @@ export function ConversationView({ supabase, conversationId, call, onSignInAgain
     () => (sessionId ? (messages ?? []).filter((m) => m.voiceSessionId === sessionId).length : 0),
     [messages, sessionId],
   );
-  const caughtUp = callOver && savedFromCall >= liveFinal;
+  // After the last re-read, saved rows win even if fewer than the live lines: the agent may merge several
+  // recognised segments into one user turn.
+  const [pollsDone, setPollsDone] = useState(false);
+  const caughtUp = callOver && (savedFromCall >= liveFinal || (pollsDone && savedFromCall > 0));
 
   // Poll after the call until the agent's rows have landed (or give up and keep the live lines).
   useEffect(() => {
     if (!callHere || !callOver) return;
-    const timers = REFRESH_AFTER_CALL_MS.map((ms) => setTimeout(() => void reload(), ms));
+    setPollsDone(false);
+    const timers = REFRESH_AFTER_CALL_MS.map((ms, i) =>
+      setTimeout(() => {
+        void reload().then(() => {
+          if (i === REFRESH_AFTER_CALL_MS.length - 1) setPollsDone(true);
+        });
+      }, ms),
+    );
     return () => {
       for (const t of timers) clearTimeout(t);
     };
@@ -117,7 +127,7 @@ export function ConversationView({ supabase, conversationId, call, onSignInAgain
             }
           />
         )}
-        {callHere && callOver && !caughtUp && liveFinal > 0 ? (
+        {callHere && callOver && !caughtUp && !pollsDone && liveFinal > 0 ? (
           <p className="muted saving-note" role="status">
             Saving the call’s transcript…
           </p>
