@@ -214,21 +214,43 @@ describe('when things go wrong during a call', () => {
     expect(messages.map((m) => m.content)).toContain(PHRASES.goodbyeMaxDuration);
   }, 180_000);
 
-  it('the agent process is killed mid-call: the slot frees when its lease runs out', async () => {
-    const killName = `voice-agent-kill-${randomUUID().slice(0, 8)}`;
-    const killable = await startAgentWorker(stack, standins, {
-      agentName: killName,
-      env: { AGENT_GREETING: GREETING, AGENT_LEASE_SECONDS: '6' },
+  describe('on a worker with a short lease and idle timeout', () => {
+    const name = `voice-agent-short-${randomUUID().slice(0, 8)}`;
+    let short: RunningAgentWorker;
+    let oneSlot: E2eTokenService;
+    beforeAll(async () => {
+      short = await startAgentWorker(stack, standins, {
+        agentName: name,
+        env: { AGENT_GREETING: GREETING, AGENT_LEASE_SECONDS: '6', AGENT_IDLE_TIMEOUT_SECONDS: '4' },
+      });
+      oneSlot = await startTokenService(stack, { AGENT_NAME: name, VOICE_MAX_CONCURRENT_SESSIONS: '1' });
     });
-    const oneSlot = await startTokenService(stack, {
-      AGENT_NAME: killName,
-      VOICE_MAX_CONCURRENT_SESSIONS: '1',
+    afterAll(async () => {
+      await oneSlot?.close();
+      await short?.stop().catch(() => undefined);
     });
-    try {
+
+    it('a silent caller is asked if they are still there, then the call ends as idle', async () => {
+      await prepareDialogue(standins, [], []);
+      const { grant, caller } = await startCall(oneSlot);
+      try {
+        const prompt = await caller.waitForSpeech(Date.now(), 30_000);
+        await caller.waitForQuiet(800);
+        await caller.waitForSpeech(prompt.lastLoudAt + 500, 30_000); // the goodbye
+      } finally {
+        await caller.hangUp();
+      }
+      const session = await endedSession(stack, grant.session_id);
+      expect(session.end_reason).toBe('idle');
+      const messages = await conversationMessages(stack, grant.conversation_id);
+      expect(messages.map((m) => m.content)).toEqual([GREETING, PHRASES.idlePrompt, PHRASES.idleGoodbye]);
+    }, 120_000);
+
+    it('the agent process is killed mid-call: the slot frees when its lease runs out', async () => {
       const { user, grant, caller } = await startCall(oneSlot);
       // While the call lives, the user's one slot is taken.
       await expect(oneSlot.issue(user.accessToken, {})).rejects.toThrow(/SESSION_LIMIT/);
-      killable.kill();
+      short.kill();
       const killedAt = Date.now();
       await caller.hangUp();
       // No agent is left to end the session; its lease (6 s) runs out and the slot is free again.
@@ -239,9 +261,6 @@ describe('when things go wrong during a call', () => {
       );
       report(`[agent-failures] slot free ${Date.now() - killedAt} ms after the agent was killed (lease 6 s)`);
       expect(again.session_id).not.toBe(grant.session_id);
-    } finally {
-      await oneSlot.close();
-      await killable.stop().catch(() => undefined);
-    }
-  }, 180_000);
+    }, 120_000);
+  });
 });

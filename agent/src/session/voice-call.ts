@@ -3,7 +3,13 @@ import type { SupabaseClient } from '@supabase/supabase-js';
 import { createServiceClient, type DispatchMetadata, type Logger } from '@voice/core';
 import type { AgentConfig } from '@voice/core/config/agent';
 import { reportObservation } from '../metrics/observation-reporter.ts';
-import { type CallIdentity, latencyOf, TurnClock, toMessageRow } from '../persistence/message-rows.ts';
+import {
+  type CallIdentity,
+  latencyOf,
+  TurnClock,
+  type TurnLatency,
+  toMessageRow,
+} from '../persistence/message-rows.ts';
 import { upsertMessage } from '../persistence/supabase-writes.ts';
 import { errorMessage, WriteQueue } from '../persistence/write-queue.ts';
 import { buildAgentSession, buildProviders } from '../pipeline/build-session.ts';
@@ -64,6 +70,7 @@ export class VoiceCall {
   #leaseTimer: NodeJS.Timeout | undefined;
   #finishing: Promise<void> | undefined;
   #wrappingUp = false;
+  #userTurnLatency: TurnLatency = {};
 
   constructor(opts: { ctx: JobContext; config: AgentConfig; meta: DispatchMetadata; logger: Logger }) {
     this.#ctx = opts.ctx;
@@ -87,6 +94,8 @@ export class VoiceCall {
       ctx.shutdown('session_not_active');
       return;
     }
+    // Renew from now on: connecting and loading history can take longer than a short lease on a busy host.
+    this.#startLeaseRenewal();
     reportObservation({ kind: 'call_started' });
 
     const [history] = await Promise.all([this.#loadHistory(), ctx.connect()]);
@@ -120,7 +129,6 @@ export class VoiceCall {
 
     await session.start({ agent, room: ctx.room });
     recorder.startCheckpoints(this.#config.usageCheckpointSeconds);
-    this.#startLeaseRenewal();
     this.#startTimers(session);
     session.say(this.#config.greeting, { allowInterruptions: true });
     this.#logger.info(
@@ -201,8 +209,12 @@ export class VoiceCall {
         kind: `message_${row.role}`,
         run: () => upsertMessage(this.#db, row),
       });
-      if (item.role === 'assistant') {
-        const latency = latencyOf(item.metrics);
+      if (item.role === 'user') {
+        // The STT and end-of-turn parts are measured on the user's turn; report them with the reply they led to.
+        this.#userTurnLatency = latencyOf(item.metrics);
+      } else if (item.role === 'assistant') {
+        const latency = { ...this.#userTurnLatency, ...latencyOf(item.metrics) };
+        this.#userTurnLatency = {};
         if (latency.e2e !== undefined) {
           this.#logger.info({ latency, interrupted: item.interrupted }, 'turn latency');
         }
