@@ -104,9 +104,11 @@ describe('web client: a call in the browser', () => {
     // The user's words (from the fake microphone, through STT) and the answer appear live.
     await page
       .locator('li[data-role=user][data-source=live]', { hasText: QUESTION })
+      .first()
       .waitFor({ timeout: 60_000 });
     await page
       .locator('li[data-role=assistant][data-source=live]', { hasText: ANSWER })
+      .first()
       .waitFor({ timeout: 60_000 });
     await page.locator('[data-testid=call-panel][data-agent-state=listening]').waitFor({ timeout: 60_000 });
     await page.getByText('Details for nerds').click();
@@ -133,6 +135,7 @@ describe('web client: a call in the browser', () => {
     // The transcript stays; once the agent's rows land it is the saved one.
     await page
       .locator('li[data-role=user][data-source=saved]', { hasText: QUESTION })
+      .first()
       .waitFor({ timeout: 60_000 });
     await saveScreenshot(page, 'call-ended');
 
