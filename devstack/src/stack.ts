@@ -5,7 +5,7 @@ import path from 'node:path';
 import { startControlServer } from './control-server.ts';
 import { bootstrapSupabaseRoles } from './database/bootstrap.ts';
 import { applyMigrations } from './database/migrations.ts';
-import { claimStackDir } from './dir-lock.ts';
+import { claimStackDir, sweepAbandonedStackDirs } from './dir-lock.ts';
 import { DevstackError } from './errors.ts';
 import { startGateway } from './gateway.ts';
 import { randomJwtSecret, signApiKey } from './keys.ts';
@@ -96,6 +96,7 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
   const jwtSecret = options.jwtSecret ?? randomJwtSecret();
   if (jwtSecret.length < 32) throw new DevstackError('The stack JWT secret must be at least 32 characters.');
   const ownsDir = !options.dir;
+  if (ownsDir) sweepAbandonedStackDirs(os.tmpdir());
   const dir = options.dir ?? mkdtempSync(path.join(os.tmpdir(), 'devstack-'));
   const logDir = path.join(dir, 'logs');
   mkdirSync(logDir, { recursive: true });
