@@ -129,6 +129,12 @@ describe('web client: a call in the browser', () => {
     await page.getByRole('button', { name: 'Unmute microphone', pressed: true }).click();
     await page.getByRole('button', { name: 'Mute microphone', pressed: false }).waitFor();
 
+    // The same call at phone width.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await saveScreenshot(page, 'call-phone');
+    expect(await page.getByRole('button', { name: 'Hang up' }).isVisible()).toBe(true);
+    await page.setViewportSize({ width: 1100, height: 820 });
+
     await page.getByRole('button', { name: 'Hang up' }).click();
     await page.locator('[data-testid=call-panel][data-call-phase=ended]').waitFor();
     expect(await page.getByTestId('call-status').textContent()).toBe('Call ended');
