@@ -91,6 +91,7 @@ ENV NODE_ENV=production \
     # Inside a container the token service must listen beyond loopback (the .env default is 127.0.0.1).
     HOST=0.0.0.0 \
     PORT=8787 \
+    TOKEN_METRICS_PORT=9091 \
     AGENT_HTTP_HOST=0.0.0.0 \
     AGENT_HEALTH_PORT=8081 \
     AGENT_METRICS_PORT=9464
@@ -102,8 +103,9 @@ COPY agent/src/ agent/src/
 COPY tsconfig.base.json tsconfig.json ./
 # Runs as the image's unprivileged `node` user; the code and dependencies stay owned by root (read-only to it).
 USER node
-# 8787 token service (HTTP API, /healthz, /readyz, /metrics); 8081 agent health (agents-js); 9464 agent /metrics.
-EXPOSE 8787 8081 9464
+# 8787 token service (HTTP API, /healthz, /readyz); 9091 token service /metrics; 8081 agent health (agents-js);
+# 9464 agent /metrics.
+EXPOSE 8787 9091 8081 9464
 # Healthy when the service this container runs answers its health endpoint: the token service's /healthz or the
 # agent worker's health server (the other port is simply closed in that container).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \

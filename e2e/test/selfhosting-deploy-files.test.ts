@@ -259,7 +259,7 @@ describe.skipIf(!compose)(
             // stack, prepared as a new Supabase project is (roles' grants, auth schema from the auth server).
             expect(migrate?.volumes?.[0]).toMatchObject({ target: '/migrations', read_only: true });
             expect(String(migrate?.volumes?.[0]?.source)).toMatch(/supabase\/migrations$/);
-            const script = (migrate?.command?.[0] as string)
+            const script = String(migrate?.command?.[0] ?? '')
               .replaceAll('$$', '$')
               .replaceAll('/migrations/', `${join(REPO_ROOT, 'supabase/migrations')}/`);
             const database = await freshProject();
@@ -346,6 +346,10 @@ describe('fly.toml', () => {
       port: agentConfig.http.healthPort,
       path: '/',
     });
+    const tokenMetrics = fly.metrics.find((m) => m.processes.includes('token'));
+    expect(tokenConfig.metricsPort).toBeDefined();
+    expect(tokenMetrics).toMatchObject({ port: tokenConfig.metricsPort, path: '/metrics' });
+    expect(tokenConfig.metricsPort).not.toBe(fly.http_service.internal_port);
     const agentMetrics = fly.metrics.find((m) => m.processes.includes('agent'));
     expect(agentMetrics).toMatchObject({ port: agentConfig.http.metricsPort, path: '/metrics' });
     expect(fly.vm.flatMap((v) => v.processes).sort()).toEqual(['agent', 'token']);
@@ -429,7 +433,9 @@ describe('Dockerfile', () => {
       SUPABASE_URL: 'https://x.supabase.co',
       LIVEKIT_URL: 'wss://lk',
     });
-    expect(exposed.sort()).toEqual([token.port, config.http.healthPort, config.http.metricsPort].sort());
+    expect(exposed.sort()).toEqual(
+      [token.port, token.metricsPort, config.http.healthPort, config.http.metricsPort].sort(),
+    );
     expect(token.host).toBe('0.0.0.0');
   });
 });

@@ -280,9 +280,12 @@ export async function buildTokenService(
     }
   });
 
-  app.get('/metrics', async (_request, reply) =>
-    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
-  );
+  // With a metrics port configured, main.ts serves the registry there and the public port has no /metrics.
+  if (config.metricsPort === undefined) {
+    app.get('/metrics', async (_request, reply) =>
+      reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+    );
+  }
 
   return app;
 }

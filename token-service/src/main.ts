@@ -1,6 +1,7 @@
 import { createLogger } from '@voice/core';
 import { loadTokenServiceConfig } from '@voice/core/config/token-service';
 import { buildTokenService } from './app.ts';
+import { startMetricsServer } from './metrics.ts';
 
 /**
  * Process entry: `tsx token-service/src/main.ts`. Reads the environment once, serves until SIGTERM/SIGINT, then
@@ -16,6 +17,8 @@ const logger = createLogger({
 });
 const app = await buildTokenService(config, { logger });
 
+// Declared before the signal handlers: a signal may arrive while the listeners are still starting.
+let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
@@ -27,7 +30,7 @@ async function shutdown(signal: string): Promise<void> {
   }, SHUTDOWN_GRACE_MS);
   force.unref();
   try {
-    await app.close();
+    await Promise.all([app.close(), metricsServer?.close()]);
     process.exit(0);
   } catch (error) {
     logger.error({ err: error }, 'error during shutdown');
@@ -38,4 +41,8 @@ process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 
 const address = await app.listen({ port: config.port, host: config.host });
-logger.info({ address }, 'token service listening');
+metricsServer =
+  config.metricsPort === undefined
+    ? undefined
+    : await startMetricsServer(app.metrics.registry, { host: config.host, port: config.metricsPort });
+logger.info({ address, metricsPort: metricsServer?.port }, 'token service listening');

@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
 /** Prometheus metrics, one registry per app instance (tests run two instances in one process). */
@@ -38,5 +39,41 @@ export function createMetrics(): TokenServiceMetrics {
       labelNames: ['event', 'result'],
       registers: [registry],
     }),
+  };
+}
+
+/**
+ * A listener that serves only `GET /metrics`, for deployments that keep metrics off the public port
+ * (TOKEN_METRICS_PORT). Plain node:http: one route, no framework needed.
+ */
+export async function startMetricsServer(
+  registry: Registry,
+  options: { host: string; port: number },
+): Promise<{ port: number; close(): Promise<void> }> {
+  const server = createServer((request, response) => {
+    if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
+      response.writeHead(404, { 'content-type': 'application/json' });
+      response.end('{"error":{"code":"NOT_FOUND","message":"Only GET /metrics is served here."}}');
+      return;
+    }
+    registry.metrics().then(
+      (body) => {
+        response.writeHead(200, { 'content-type': registry.contentType });
+        response.end(body);
+      },
+      () => {
+        response.writeHead(503, { 'content-type': 'text/plain' });
+        response.end('metrics unavailable');
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : options.port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -14,6 +14,11 @@ export const tokenServiceEnv = z
     ...livekitServerEnv.shape,
     PORT: envPort.default(8787),
     HOST: z.string().min(1).default('127.0.0.1'),
+    /**
+     * Serve Prometheus /metrics on this separate port (same HOST) instead of the public one, so a deployment can
+     * keep it off the internet. Unset → /metrics on PORT (local development).
+     */
+    TOKEN_METRICS_PORT: envPort.optional(),
     /** Web origins allowed to call the token endpoint from a browser (comma-separated). Empty → no CORS. */
     TOKEN_CORS_ORIGINS: envList.default([]),
     /** HS256 secret that signs the project's access tokens (Supabase "JWT secret"). */
@@ -59,6 +64,8 @@ export type TokenServiceEnv = z.infer<typeof tokenServiceEnv>;
 export interface TokenServiceConfig {
   port: number;
   host: string;
+  /** Separate listener for /metrics; undefined → /metrics is served on `port`. */
+  metricsPort?: number;
   corsOrigins: string[];
   log: { level: string; includeSensitive: boolean };
   supabase: { url: string; serviceRoleKey: string; dbTimeoutMs: number };
@@ -93,6 +100,7 @@ function toConfig(e: TokenServiceEnv): TokenServiceConfig {
   return {
     port: e.PORT,
     host: e.HOST,
+    metricsPort: e.TOKEN_METRICS_PORT,
     corsOrigins: e.TOKEN_CORS_ORIGINS,
     log: { level: e.LOG_LEVEL, includeSensitive: e.LOG_SENSITIVE },
     supabase: {
