@@ -88,12 +88,14 @@ export class VoiceCall {
 
   async run(vad: VAD): Promise<void> {
     const ctx = this.#ctx;
-    ctx.addShutdownCallback(() => this.finish('shutdown'));
-
     if (!(await this.#activate())) {
+      // Over already (ended, expired): leave without touching the session or writing usage.
+      this.#finishing = Promise.resolve();
       ctx.shutdown('session_not_active');
       return;
     }
+    // One of several ways the call ends (agents-js does not always run these; see finish()).
+    ctx.addShutdownCallback(() => this.finish('shutdown'));
     // Renew from now on: connecting and loading history can take longer than a short lease on a busy host.
     this.#startLeaseRenewal();
     reportObservation({ kind: 'call_started' });
