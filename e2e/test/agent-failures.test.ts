@@ -265,6 +265,14 @@ describe('when things go wrong during a call', () => {
       );
       report(`[agent-failures] slot free ${Date.now() - killedAt} ms after the agent was killed (lease 6 s)`);
       expect(again.session_id).not.toBe(grant.session_id);
+      // The usage up to the last reply (the greeting) was checkpointed before the crash.
+      const { data: usage } = await serviceClient(stack)
+        .from('usage_logs')
+        .select('metadata')
+        .eq('user_id', user.id);
+      expect(usage).toHaveLength(1);
+      expect(usage?.[0]?.metadata).toMatchObject({ final: false, session_id: grant.session_id });
+      expect(usage?.[0]?.metadata?.tts?.characters).toBeGreaterThanOrEqual(GREETING.length);
     }, 120_000);
   });
 });

@@ -215,6 +215,8 @@ export class VoiceCall {
         // The STT and end-of-turn parts are measured on the user's turn; report them with the reply they led to.
         this.#userTurnLatency = latencyOf(item.metrics);
       } else if (item.role === 'assistant') {
+        // A checkpoint per reply (besides the periodic ones): a killed job loses at most the turn in flight.
+        this.#recorder?.checkpoint();
         const latency = { ...this.#userTurnLatency, ...latencyOf(item.metrics) };
         this.#userTurnLatency = {};
         if (latency.e2e !== undefined) {
