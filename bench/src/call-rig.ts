@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TokenResponse } from '@voice/core';
@@ -88,8 +88,19 @@ export async function startStackForBench(): Promise<RunningStack> {
   return startStack({ handleSignals: true, dir, disposableData: true });
 }
 
-export function removeBenchStackDir(): void {
-  rmSync(path.join(os.tmpdir(), `voicecall-bench-${process.pid}`), { recursive: true, force: true });
+/** Removes the stack's data but keeps its logs (agent worker, token service, livekit) for reading afterwards. */
+export function removeBenchStackDir(): string | undefined {
+  const dir = path.join(os.tmpdir(), `voicecall-bench-${process.pid}`);
+  const kept = path.join(os.tmpdir(), `voicecall-bench-logs-${process.pid}`);
+  let logs: string | undefined;
+  try {
+    renameSync(path.join(dir, 'logs'), kept);
+    logs = kept;
+  } catch {
+    // no logs
+  }
+  rmSync(dir, { recursive: true, force: true });
+  return logs;
 }
 
 export async function startRig(stack: RunningStack, options: RigOptions): Promise<Rig> {

@@ -152,7 +152,8 @@ try {
   log(`failed: ${String(error)}`);
 } finally {
   await stack?.stop().catch(() => {});
-  removeBenchStackDir();
+  const logs = removeBenchStackDir();
+  if (logs) log(`logs kept in ${logs}`);
 }
 if (selected.includes('token')) {
   log('token service: 1, 10, 50 clients');
