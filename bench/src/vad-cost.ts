@@ -51,8 +51,8 @@ initializeLogger({ pretty: false, level: 'warn' });
 const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1]) || 60;
 for (const rate of [16000, 8000] as const) {
   const ms = await vadCpuPerAudioSecond(rate, seconds);
-  console.log(
-    `silero VAD at ${rate} Hz: ${ms.toFixed(1)} CPU ms per second of audio (${(ms / 10).toFixed(1)}% of a core)`,
+  process.stdout.write(
+    `silero VAD at ${rate} Hz: ${ms.toFixed(1)} CPU ms per second of audio (${(ms / 10).toFixed(1)}% of a core)\n`,
   );
 }
 process.exit(0);
