@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '@voice/core';
 import { loadDevstackConfig } from './config.ts';
+import { ensureDemoAccount } from './demo-account.ts';
 import { DevstackError } from './errors.ts';
 import { DEV_JWT_SECRET } from './keys.ts';
 import { LIVEKIT_SERVER_VERSION, resolveLivekitServer } from './processes/livekit-binary.ts';
@@ -67,6 +68,7 @@ async function up(): Promise<void> {
   }
 
   const { info } = stack;
+  const demo = await ensureDemoAccount(info);
   print(`devstack: ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   print(`  Supabase URL      ${info.supabaseUrl}   (/auth/v1, /rest/v1)`);
   print(`  anon key          ${info.anonKey}`);
@@ -81,6 +83,7 @@ async function up(): Promise<void> {
     print(`  ${service.name}`);
     for (const [label, url] of Object.entries(service.started.urls)) print(`    ${label.padEnd(16)}${url}`);
   }
+  print(`  demo account      ${demo.email} / ${demo.password}  (Studio tier: sign in on the web client and call)`);
   print('\nDev keys only: loopback, never for production. Ctrl-C stops everything.');
   // Keep running until a signal arrives.
   await new Promise(() => undefined);

@@ -1,4 +1,6 @@
+import { agentUpService } from '@voice/agent/devstack-service';
 import { tokenServiceUpService } from '@voice/token-service/devstack-service';
+import { webClientUpService } from '@voice/web-client/devstack-service';
 import type { StackInfo } from './stack-info.ts';
 
 /**
@@ -28,4 +30,9 @@ export const UP_SERVICES: UpService[] = [
     ...tokenServiceUpService,
     livekitWebhookUrl: `http://127.0.0.1:${tokenServicePort}/v1/livekit/webhook`,
   },
+  // Registers with livekit-server under AGENT_NAME (the token service dispatches that name); without provider keys
+  // it runs on the local stand-ins and says so.
+  agentUpService,
+  // Last: once it prints its URL, a call from the page works end to end.
+  webClientUpService,
 ];

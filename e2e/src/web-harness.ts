@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { loadTokenServiceConfig } from '@voice/core/config/token-service';
 import type { StackInfo } from '@voice/devstack/stack-info';
 import { buildTokenService } from '@voice/token-service/app';
-import { startWebClientServer, type WebClientServer } from '@voice/web-client/serve.ts';
+import { startWebClientServer, type WebClientServer } from '@voice/web-client/serve';
 import type { FastifyInstance } from 'fastify';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 

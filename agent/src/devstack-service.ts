@@ -1,0 +1,91 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnManaged } from '@voice/devstack/processes/managed-process';
+import { waitForHealth } from '@voice/devstack/processes/wait-for-health';
+import type { StackInfo } from '@voice/devstack/stack-info';
+import { missingProviderKeys, startSimulatedProviders } from '@voice/devstack/standins/simulated';
+import type { StartedUpService, UpService } from '@voice/devstack/up-services';
+
+/**
+ * Dev tooling only (never imported by the worker itself): runs the agent worker for `npm start` the way
+ * production runs it (`tsx agent/src/main.ts start`, config from the environment). With all three provider
+ * keys in the environment it uses the real Deepgram, Anthropic and OpenAI; with any missing it starts the local
+ * stand-ins, prints the simulated-mode banner and hands the worker their base URLs — the worker only ever sees
+ * ordinary configuration.
+ */
+const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+const REPO_ROOT = path.resolve(path.dirname(MAIN), '../..');
+
+/** What the worker logs once it is registered with LiveKit and can take a call without loading models first. */
+const READY_LINES = [/registered worker/, /job process prewarmed/];
+
+export const agentUpService: UpService = {
+  name: 'agent worker',
+  async start({ stack, logDir }: { stack: StackInfo; logDir: string }): Promise<StartedUpService> {
+    const env = process.env;
+    const simulated = missingProviderKeys(env).length > 0 ? await startSimulatedProviders() : undefined;
+    const providerEnv = simulated?.env ?? {
+      DEEPGRAM_API_KEY: env.DEEPGRAM_API_KEY ?? '',
+      ANTHROPIC_API_KEY: env.ANTHROPIC_API_KEY ?? '',
+      OPENAI_API_KEY: env.OPENAI_API_KEY ?? '',
+    };
+    const logFile = path.join(logDir, 'agent.log');
+    const child = spawnManaged({
+      name: 'agent',
+      command: process.execPath,
+      args: ['--import', 'tsx', MAIN, 'start'],
+      logFile,
+      cwd: REPO_ROOT,
+      env: {
+        // Anything the developer set (models, prompt, limits, AGENT_* ports) passes through; the stack's own
+        // endpoints and keys win.
+        ...env,
+        ONNXRUNTIME_NODE_INSTALL: 'skip',
+        SUPABASE_URL: stack.supabaseUrl,
+        SUPABASE_SERVICE_ROLE_KEY: stack.serviceRoleKey,
+        LIVEKIT_URL: stack.livekit.url,
+        LIVEKIT_API_KEY: stack.livekit.apiKey,
+        LIVEKIT_API_SECRET: stack.livekit.apiSecret,
+        ...providerEnv,
+      },
+    });
+    try {
+      await waitForHealth({
+        what: 'agent worker (registered with livekit-server, one job process warm)',
+        check: async () => {
+          const log = readLog(logFile);
+          return READY_LINES.every((line) => line.test(log));
+        },
+        process: child,
+        logFile,
+        // Importing @livekit/agents and loading the VAD model takes seconds on a cold, busy machine.
+        timeoutMs: 120_000,
+      });
+    } catch (error) {
+      await Promise.all([child.stop(5_000), simulated?.stop()]);
+      throw error;
+    }
+    return {
+      urls: {
+        providers: simulated
+          ? 'SIMULATED (local stand-ins; set DEEPGRAM_API_KEY, ANTHROPIC_API_KEY, OPENAI_API_KEY for real ones)'
+          : 'Deepgram, Anthropic, OpenAI (keys from the environment)',
+        log: logFile,
+      },
+      async stop() {
+        // The worker first (it drains calls and flushes writes to the database), then the stand-ins it talks to.
+        await child.stop(20_000);
+        await simulated?.stop();
+      },
+    };
+  },
+};
+
+function readLog(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
