@@ -2,6 +2,7 @@ import { type VAD, voice } from '@livekit/agents';
 import * as deepgram from '@livekit/agents-plugin-deepgram';
 import * as openai from '@livekit/agents-plugin-openai';
 import type { AgentConfig } from '@voice/core/config/agent';
+import OpenAI from 'openai';
 import { ClaudeLLM } from '../llm/claude-llm.ts';
 
 export interface PipelineParts {
@@ -30,12 +31,29 @@ export function buildProviders(config: AgentConfig): PipelineParts {
     ...(config.anthropic.baseUrl ? { baseURL: config.anthropic.baseUrl } : {}),
   });
   const tts = new openai.TTS({
-    apiKey: config.openai.apiKey,
     model: config.openai.ttsModel,
     voice: config.openai.ttsVoice as openai.TTSVoices,
-    ...(config.openai.baseUrl ? { baseURL: config.openai.baseUrl } : {}),
+    client: createSpeechClient(config),
   });
   return { stt, llm, tts };
+}
+
+/** Retries of one speech request (429, 5xx, connection errors), with the SDK's backoff and Retry-After. */
+export const SPEECH_REQUEST_RETRIES = 2;
+
+/**
+ * The OpenAI client for speech. agents-plugin-openai 1.9 builds its own with `maxRetries: 0` and marks a failed
+ * request unrecoverable, so a single 429/500 from the speech API would leave a reply silent and error the session.
+ * Our client retries transient failures inside the request, before the plugin sees anything.
+ */
+function createSpeechClient(config: AgentConfig): OpenAI {
+  return new OpenAI({
+    apiKey: config.openai.apiKey,
+    ...(config.openai.baseUrl ? { baseURL: config.openai.baseUrl } : {}),
+    maxRetries: SPEECH_REQUEST_RETRIES,
+    // A sentence of speech starts within a second or two; a hung request must not hold the turn for minutes.
+    timeout: 15_000,
+  });
 }
 
 /**

@@ -3,6 +3,7 @@ import * as openai from '@livekit/agents-plugin-openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { hasEspeak, synthesizeSpeech } from '../../src/standins/espeak.ts';
 import { type ProviderStandins, startProviderStandins } from '../../src/standins/index.ts';
+import { withUnhandledRejectionsCaptured } from '../../src/testing/unhandled-rejections.ts';
 
 // Contract: the real @livekit/agents-plugin-openai TTS, pointed at the stand-in through `baseURL`, gets
 // audible 24 kHz speech for its text: as many seconds of audio as espeak-ng speaks that text for.
@@ -24,22 +25,6 @@ async function synthesize(text: string) {
   const frames = [];
   for await (const audio of newTts().synthesize(text)) frames.push(audio.frame);
   return frames;
-}
-
-/** Runs `fn` with the process's unhandledRejection listeners (vitest's) swapped for a collector. */
-async function withUnhandledRejectionsCaptured(fn: () => Promise<void>): Promise<unknown[]> {
-  const previous = process.listeners('unhandledRejection');
-  const captured: unknown[] = [];
-  const collect = (reason: unknown) => captured.push(reason);
-  process.removeAllListeners('unhandledRejection');
-  process.on('unhandledRejection', collect);
-  try {
-    await fn();
-  } finally {
-    process.off('unhandledRejection', collect);
-    for (const listener of previous) process.on('unhandledRejection', listener);
-  }
-  return captured;
 }
 
 describe('OpenAI speech stand-in, driven by @livekit/agents-plugin-openai', () => {

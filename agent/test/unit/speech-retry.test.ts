@@ -1,0 +1,71 @@
+import { initializeLogger } from '@livekit/agents';
+import { loadAgentConfig } from '@voice/core/config/agent';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ProviderStandins, startProviderStandins } from '../../../devstack/src/standins/index.ts';
+import { withUnhandledRejectionsCaptured } from '../../../devstack/src/testing/unhandled-rejections.ts';
+import { buildProviders, SPEECH_REQUEST_RETRIES } from '../../src/pipeline/build-session.ts';
+
+// The speech client the pipeline builds, driven through the real agents-plugin-openai against the OpenAI
+// stand-in: transient 429/500 answers are retried inside the request, so the reply is still spoken and the
+// plugin never reports an (unrecoverable) error. With the plugin's own client (maxRetries 0) both fail.
+let standins: ProviderStandins;
+
+beforeAll(async () => {
+  initializeLogger({ pretty: false, level: 'warn' });
+  standins = await startProviderStandins({ profile: { ttsTtfbMs: 0 } });
+});
+afterAll(() => standins.stop());
+
+function pipelineTts() {
+  const config = loadAgentConfig({
+    SUPABASE_URL: 'http://127.0.0.1:9',
+    SUPABASE_SERVICE_ROLE_KEY: 'x'.repeat(40),
+    LIVEKIT_URL: 'ws://127.0.0.1:9',
+    LIVEKIT_API_KEY: 'devkey',
+    LIVEKIT_API_SECRET: 'secret',
+    DEEPGRAM_API_KEY: 'k',
+    DEEPGRAM_BASE_URL: standins.deepgramUrl,
+    ANTHROPIC_API_KEY: 'k',
+    ANTHROPIC_BASE_URL: standins.anthropicUrl,
+    OPENAI_API_KEY: 'k',
+    OPENAI_BASE_URL: standins.openaiUrl,
+  });
+  return buildProviders(config).tts;
+}
+
+describe('speech requests survive transient provider errors', () => {
+  it('retries a 500 and a 429 and still returns the audio', async () => {
+    standins.reset();
+    standins.configure({ ttsFailures: [{ status: 500 }, { status: 429 }] });
+    const tts = pipelineTts();
+    const errors: unknown[] = [];
+    tts.on('error', (event) => errors.push(event.error));
+
+    let seconds = 0;
+    for await (const audio of tts.synthesize('The weather on the moon is very dry.')) {
+      seconds += audio.frame.samplesPerChannel / audio.frame.sampleRate;
+    }
+
+    expect(errors).toEqual([]);
+    expect(seconds).toBeGreaterThan(1);
+    expect(standins.recorded.tts.map((request) => request.status)).toEqual([500, 429, 200]);
+  });
+
+  it('gives up after its retries, with the error surfaced (not hung)', async () => {
+    standins.reset();
+    standins.configure({
+      ttsFailures: Array.from({ length: SPEECH_REQUEST_RETRIES + 1 }, () => ({ status: 500 })),
+    });
+    const tts = pipelineTts();
+    const errors: unknown[] = [];
+    tts.on('error', (event) => errors.push(event.error));
+    let frames = 0;
+    const leaked = await withUnhandledRejectionsCaptured(async () => {
+      for await (const _ of tts.synthesize('Nobody will hear this.')) frames++;
+    });
+    expect(frames).toBe(0);
+    expect(errors).toHaveLength(1);
+    expect(leaked.map((e) => (e as { status?: number }).status)).toEqual([500]);
+    expect(standins.recorded.tts).toHaveLength(SPEECH_REQUEST_RETRIES + 1);
+  });
+});
