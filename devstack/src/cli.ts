@@ -83,7 +83,9 @@ async function up(): Promise<void> {
     print(`  ${service.name}`);
     for (const [label, url] of Object.entries(service.started.urls)) print(`    ${label.padEnd(16)}${url}`);
   }
-  print(`  demo account      ${demo.email} / ${demo.password}  (Studio tier: sign in on the web client and call)`);
+  print(
+    `  demo account      ${demo.email} / ${demo.password}  (Studio tier: sign in on the web client and call)`,
+  );
   print('\nDev keys only: loopback, never for production. Ctrl-C stops everything.');
   // Keep running until a signal arrives.
   await new Promise(() => undefined);
