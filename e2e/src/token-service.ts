@@ -2,6 +2,7 @@ import type { TokenResponse } from '@voice/core';
 import { loadTokenServiceConfig } from '@voice/core/config/token-service';
 import type { StackInfo } from '@voice/devstack/stack-info';
 import { buildTokenService } from '@voice/token-service/app';
+import { tokenServiceEnvFor } from '@voice/token-service/devstack-service';
 
 export interface E2eTokenService {
   url: string;
@@ -15,18 +16,11 @@ export async function startTokenService(
   stack: StackInfo,
   env: Record<string, string>,
 ): Promise<E2eTokenService> {
-  const config = loadTokenServiceConfig({
-    LOG_LEVEL: 'warn',
-    SUPABASE_URL: stack.supabaseUrl,
-    SUPABASE_SERVICE_ROLE_KEY: stack.serviceRoleKey,
-    SUPABASE_JWT_SECRET: stack.jwtSecret,
-    LIVEKIT_URL: stack.livekit.url,
-    LIVEKIT_API_KEY: stack.livekit.apiKey,
-    LIVEKIT_API_SECRET: stack.livekit.apiSecret,
-    PORT: '0',
-    VOICE_MAX_ISSUANCES_PER_MINUTE: '100',
-    ...env,
-  });
+  const config = loadTokenServiceConfig(
+    tokenServiceEnvFor(stack, 0, {
+      env: { LOG_LEVEL: 'warn', VOICE_MAX_ISSUANCES_PER_MINUTE: '100', ...env },
+    }),
+  );
   const app = await buildTokenService(config);
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   return {

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { loadTokenServiceConfig } from '@voice/core/config/token-service';
 import type { StackInfo } from '@voice/devstack/stack-info';
 import { buildTokenService } from '@voice/token-service/app';
+import { tokenServiceEnvFor } from '@voice/token-service/devstack-service';
 import { startWebClientServer, type WebClientServer } from '@voice/web-client/serve';
 import type { FastifyInstance } from 'fastify';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
@@ -53,18 +54,12 @@ export async function startWebHarness(
       }),
     });
     tokenService = await buildTokenService(
-      loadTokenServiceConfig({
-        LOG_LEVEL: 'warn',
-        SUPABASE_URL: stack.supabaseUrl,
-        SUPABASE_SERVICE_ROLE_KEY: stack.serviceRoleKey,
-        SUPABASE_JWT_SECRET: stack.jwtSecret,
-        LIVEKIT_URL: stack.livekit.url,
-        LIVEKIT_API_KEY: stack.livekit.apiKey,
-        LIVEKIT_API_SECRET: stack.livekit.apiSecret,
-        PORT: '0',
-        TOKEN_CORS_ORIGINS: web.url,
-        ...options.tokenEnv,
-      }),
+      loadTokenServiceConfig(
+        tokenServiceEnvFor(stack, 0, {
+          corsOrigins: [web.url],
+          env: { LOG_LEVEL: 'warn', ...options.tokenEnv },
+        }),
+      ),
     );
     tokenServiceUrl = await tokenService.listen({ port: 0, host: '127.0.0.1' });
     const service = tokenService;

@@ -17,6 +17,8 @@ import { withClient } from '@voice/devstack/processes/postgres';
 import { httpOk, waitForHealth } from '@voice/devstack/processes/wait-for-health';
 import { testStack } from '@voice/devstack/testing/stack';
 import { buildTokenService } from '@voice/token-service/app';
+import { tokenServiceEnvFor } from '@voice/token-service/devstack-service';
+import { startMetricsServer } from '@voice/token-service/metrics';
 import { parse as parseToml } from 'smol-toml';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
@@ -364,18 +366,19 @@ describe('fly.toml', () => {
         LOG_LEVEL: 'silent',
       }),
     );
+    // Metrics are served on their own listener (TOKEN_METRICS_PORT), never on the public port.
+    const metricsServer = await startMetricsServer(app.metrics.registry, { host: '127.0.0.1', port: 0 });
     try {
-      const tokenPaths = [
-        ...fly.http_service.checks.map((c) => c.path),
-        fly.checks.token_health?.path,
-        ...fly.metrics.filter((m) => m.processes.includes('token')).map((m) => m.path),
-      ];
-      for (const path of tokenPaths) {
+      const healthPaths = [...fly.http_service.checks.map((c) => c.path), fly.checks.token_health?.path];
+      for (const path of healthPaths) {
         const response = await app.inject({ method: 'GET', url: path as string });
         expect(response.statusCode, path).toBe(200);
       }
+      const metricsPath = tokenMetrics?.path as string;
+      expect((await fetch(`http://127.0.0.1:${metricsServer.port}${metricsPath}`)).status).toBe(200);
+      expect((await app.inject({ method: 'GET', url: metricsPath })).statusCode).toBe(404);
     } finally {
-      await app.close();
+      await Promise.all([app.close(), metricsServer.close()]);
     }
   });
 });
@@ -484,19 +487,7 @@ describe('the start commands, for real (npm run <script>, as the image runs them
   it('`npm run start:token-service` serves, passes the image health check, and exits cleanly on SIGTERM', async () => {
     const port = await findFreeTcpPort();
     const logFile = join(work, 'token-service.log');
-    const env = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      LOG_LEVEL: 'info',
-      SUPABASE_URL: stack.supabaseUrl,
-      SUPABASE_SERVICE_ROLE_KEY: stack.serviceRoleKey,
-      SUPABASE_JWT_SECRET: stack.jwtSecret,
-      LIVEKIT_URL: stack.livekit.url,
-      LIVEKIT_API_KEY: stack.livekit.apiKey,
-      LIVEKIT_API_SECRET: stack.livekit.apiSecret,
-      HOST: '127.0.0.1',
-      PORT: String(port),
-    };
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, ...tokenServiceEnvFor(stack, port) };
     let tree: number[] = [];
     const service = spawnManaged({
       name: 'token-service',
