@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findFreeTcpPort, findFreeUdpPort } from '@voice/devstack/ports';
@@ -128,4 +129,59 @@ export async function startRedis(dir: string, password: string): Promise<Running
     timeoutMs: 15_000,
   });
   return { address: `127.0.0.1:${port}`, password, process: process_, stop: () => process_.stop() };
+}
+
+/** A self-signed certificate for a TURN domain (production uses a real one, e.g. from Let's Encrypt). */
+export interface TurnCertificate {
+  domain: string;
+  certFile: string;
+  keyFile: string;
+}
+
+export function writeTurnCertificate(dir: string, domain: string): TurnCertificate {
+  const certificate = { domain, certFile: join(dir, 'fullchain.pem'), keyFile: join(dir, 'privkey.pem') };
+  execFileSync('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    `/CN=${domain}`,
+    '-keyout',
+    certificate.keyFile,
+    '-out',
+    certificate.certFile,
+  ]);
+  return certificate;
+}
+
+/** Free ports for TURN over TLS (TCP, all interfaces, as livekit binds it) and over UDP. */
+export async function freeTurnPorts(): Promise<{ tls: number; udp: number }> {
+  return { tls: await findFreeTcpPort('0.0.0.0'), udp: await findFreeUdpPort() };
+}
+
+/** The environment livekit.yaml's header asks a production deployment for: keys, webhook key, Redis, TURN. */
+export function productionNodeEnv(settings: {
+  apiKey: string;
+  apiSecret: string;
+  redis: RunningRedis;
+  turn: TurnCertificate;
+  turnPorts: { tls: number; udp: number };
+}): Record<string, string> {
+  return {
+    LIVEKIT_KEYS: `${settings.apiKey}: ${settings.apiSecret}`,
+    LIVEKIT_WEBHOOK_API_KEY: settings.apiKey,
+    REDIS_HOST: settings.redis.address,
+    REDIS_PASSWORD: settings.redis.password,
+    LIVEKIT_TURN_DOMAIN: settings.turn.domain,
+    LIVEKIT_TURN_CERT: settings.turn.certFile,
+    LIVEKIT_TURN_KEY: settings.turn.keyFile,
+    LIVEKIT_TURN_TLS_PORT: String(settings.turnPorts.tls),
+    LIVEKIT_TURN_UDP_PORT: String(settings.turnPorts.udp),
+  };
 }

@@ -7,11 +7,15 @@ import { connect as tlsConnect } from 'node:tls';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  freeTurnPorts,
   type LivekitNode,
+  productionNodeEnv,
   REPO_ROOT,
   type RunningRedis,
   startLivekitNode,
   startRedis,
+  type TurnCertificate,
+  writeTurnCertificate,
 } from '../src/livekit-cluster.ts';
 
 // livekit.yaml and livekit.dev.yaml with the real livekit-server v1.13.5: the files parse strictly (an unknown key
@@ -23,24 +27,10 @@ const apiKey = `API${randomBytes(6).toString('hex')}`;
 const apiSecret = randomBytes(24).toString('base64url'); // 32 chars: LiveKit wants 32+ in production
 const turnDomain = 'turn.selfhosting.test';
 let redis: RunningRedis;
+let turn: TurnCertificate;
 
 function productionEnv(turnPorts: { tls: number; udp: number }): Record<string, string> {
-  return {
-    LIVEKIT_KEYS: `${apiKey}: ${apiSecret}`,
-    LIVEKIT_WEBHOOK_API_KEY: apiKey,
-    REDIS_HOST: redis.address,
-    REDIS_PASSWORD: redis.password,
-    LIVEKIT_TURN_DOMAIN: turnDomain,
-    LIVEKIT_TURN_CERT: join(dir, 'fullchain.pem'),
-    LIVEKIT_TURN_KEY: join(dir, 'privkey.pem'),
-    LIVEKIT_TURN_TLS_PORT: String(turnPorts.tls),
-    LIVEKIT_TURN_UDP_PORT: String(turnPorts.udp),
-  };
-}
-
-async function freePorts(): Promise<{ tls: number; udp: number }> {
-  const { findFreeTcpPort, findFreeUdpPort } = await import('@voice/devstack/ports');
-  return { tls: await findFreeTcpPort('0.0.0.0'), udp: await findFreeUdpPort() };
+  return productionNodeEnv({ apiKey, apiSecret, redis, turn, turnPorts });
 }
 
 /**
@@ -69,24 +59,7 @@ async function startExpectingFailure(configFile: string, env: Record<string, str
 }
 
 beforeAll(async () => {
-  // A self-signed certificate for the TURN domain (production uses a real one, e.g. from Let's Encrypt).
-  execFileSync('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    `/CN=${turnDomain}`,
-    '-keyout',
-    join(dir, 'privkey.pem'),
-    '-out',
-    join(dir, 'fullchain.pem'),
-  ]);
+  turn = writeTurnCertificate(dir, turnDomain);
   redis = await startRedis(dir, randomBytes(12).toString('hex'));
 });
 
@@ -100,7 +73,7 @@ describe('livekit.yaml (production) with the real livekit-server', () => {
   let turnPorts: { tls: number; udp: number };
 
   beforeAll(async () => {
-    turnPorts = await freePorts();
+    turnPorts = await freeTurnPorts();
     node = await startLivekitNode({
       configFile: 'livekit.yaml',
       env: productionEnv(turnPorts),
@@ -184,7 +157,7 @@ describe('livekit.yaml (production) with the real livekit-server', () => {
 
 describe('livekit.yaml refuses to start when misconfigured', () => {
   it('without LIVEKIT_WEBHOOK_API_KEY (webhooks could not be signed)', async () => {
-    const env = productionEnv(await freePorts());
+    const env = productionEnv(await freeTurnPorts());
     delete (env as Partial<typeof env>).LIVEKIT_WEBHOOK_API_KEY;
     const { exitedByItself, answered, log } = await startExpectingFailure(
       'livekit.yaml',
@@ -197,7 +170,7 @@ describe('livekit.yaml refuses to start when misconfigured', () => {
   });
 
   it('without LIVEKIT_KEYS', async () => {
-    const env = productionEnv(await freePorts());
+    const env = productionEnv(await freeTurnPorts());
     delete (env as Partial<typeof env>).LIVEKIT_KEYS;
     const { exitedByItself, log } = await startExpectingFailure('livekit.yaml', env, 'no-keys');
     expect(exitedByItself).toBe(true);
@@ -215,7 +188,7 @@ describe('livekit.yaml refuses to start when misconfigured', () => {
     );
     const { exitedByItself, log } = await startExpectingFailure(
       broken,
-      productionEnv(await freePorts()),
+      productionEnv(await freeTurnPorts()),
       'unknown-key',
     );
     expect(exitedByItself).toBe(true);

@@ -1,15 +1,22 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findFreeTcpPort, findFreeUdpPort } from '@voice/devstack/ports';
 import { type ProviderStandins, startProviderStandins } from '@voice/devstack/standins/index';
 import { testStack } from '@voice/devstack/testing/stack';
 import { createTestUser, serviceClient } from '@voice/devstack/testing/users';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningAgentWorker, startAgentWorker } from '../src/agent-worker.ts';
-import { type LivekitNode, type RunningRedis, startLivekitNode, startRedis } from '../src/livekit-cluster.ts';
+import {
+  freeTurnPorts,
+  type LivekitNode,
+  productionNodeEnv,
+  type RunningRedis,
+  startLivekitNode,
+  startRedis,
+  type TurnCertificate,
+  writeTurnCertificate,
+} from '../src/livekit-cluster.ts';
 import { ScriptedCaller } from '../src/scripted-caller.ts';
 import { type E2eTokenService, startTokenService } from '../src/token-service.ts';
 
@@ -25,6 +32,7 @@ const AGENT = `voice-agent-cluster-${randomUUID().slice(0, 8)}`;
 const GREETING = 'Hello from the other node.';
 
 let redis: RunningRedis;
+let turn: TurnCertificate;
 let nodeA: LivekitNode;
 let nodeB: LivekitNode;
 let standins: ProviderStandins;
@@ -32,37 +40,11 @@ let tokens: E2eTokenService;
 let worker: RunningAgentWorker;
 
 async function nodeEnv(): Promise<Record<string, string>> {
-  return {
-    LIVEKIT_KEYS: `${apiKey}: ${apiSecret}`,
-    LIVEKIT_WEBHOOK_API_KEY: apiKey,
-    REDIS_HOST: redis.address,
-    REDIS_PASSWORD: redis.password,
-    LIVEKIT_TURN_DOMAIN: 'turn.selfhosting.test',
-    LIVEKIT_TURN_CERT: join(dir, 'fullchain.pem'),
-    LIVEKIT_TURN_KEY: join(dir, 'privkey.pem'),
-    LIVEKIT_TURN_TLS_PORT: String(await findFreeTcpPort('0.0.0.0')),
-    LIVEKIT_TURN_UDP_PORT: String(await findFreeUdpPort()),
-  };
+  return productionNodeEnv({ apiKey, apiSecret, redis, turn, turnPorts: await freeTurnPorts() });
 }
 
 beforeAll(async () => {
-  execFileSync('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=turn.selfhosting.test',
-    '-keyout',
-    join(dir, 'privkey.pem'),
-    '-out',
-    join(dir, 'fullchain.pem'),
-  ]);
+  turn = writeTurnCertificate(dir, 'turn.selfhosting.test');
   redis = await startRedis(dir, randomBytes(12).toString('hex'));
   nodeA = await startLivekitNode({
     configFile: 'livekit.yaml',

@@ -15,10 +15,18 @@ import {
   TrackPublishOptions,
   TrackSource,
 } from '@livekit/rtc-node';
-import { findFreeTcpPort, findFreeUdpPort } from '@voice/devstack/ports';
 import { AccessToken, RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LivekitNode, type RunningRedis, startLivekitNode, startRedis } from '../src/livekit-cluster.ts';
+import {
+  freeTurnPorts,
+  type LivekitNode,
+  productionNodeEnv,
+  type RunningRedis,
+  startLivekitNode,
+  startRedis,
+  type TurnCertificate,
+  writeTurnCertificate,
+} from '../src/livekit-cluster.ts';
 
 // Scaling LiveKit out, for real: two livekit-server processes started from livekit.yaml share one Redis
 // (Debian's redis-server). A caller joins through node A and a listener through node B; the room lives on one node
@@ -32,21 +40,12 @@ const SAMPLE_RATE = 48_000;
 const TONE_HZ = 440;
 
 let redis: RunningRedis;
+let turn: TurnCertificate;
 let nodeA: LivekitNode;
 let nodeB: LivekitNode;
 
 async function nodeEnv(): Promise<Record<string, string>> {
-  return {
-    LIVEKIT_KEYS: `${apiKey}: ${apiSecret}`,
-    LIVEKIT_WEBHOOK_API_KEY: apiKey,
-    REDIS_HOST: redis.address,
-    REDIS_PASSWORD: redis.password,
-    LIVEKIT_TURN_DOMAIN: 'turn.selfhosting.test',
-    LIVEKIT_TURN_CERT: join(dir, 'fullchain.pem'),
-    LIVEKIT_TURN_KEY: join(dir, 'privkey.pem'),
-    LIVEKIT_TURN_TLS_PORT: String(await findFreeTcpPort('0.0.0.0')),
-    LIVEKIT_TURN_UDP_PORT: String(await findFreeUdpPort()),
-  };
+  return productionNodeEnv({ apiKey, apiSecret, redis, turn, turnPorts: await freeTurnPorts() });
 }
 
 async function token(room: string, identity: string): Promise<string> {
@@ -60,23 +59,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  execFileSync('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=turn.selfhosting.test',
-    '-keyout',
-    join(dir, 'privkey.pem'),
-    '-out',
-    join(dir, 'fullchain.pem'),
-  ]);
+  turn = writeTurnCertificate(dir, 'turn.selfhosting.test');
   redis = await startRedis(dir, randomBytes(12).toString('hex'));
   nodeA = await startLivekitNode({
     configFile: 'livekit.yaml',
