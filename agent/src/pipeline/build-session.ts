@@ -1,9 +1,10 @@
-import { type VAD, voice } from '@livekit/agents';
+import type { VAD, voice } from '@livekit/agents';
 import * as deepgram from '@livekit/agents-plugin-deepgram';
 import * as openai from '@livekit/agents-plugin-openai';
 import type { AgentConfig } from '@voice/core/config/agent';
 import OpenAI from 'openai';
 import { ClaudeLLM } from '../llm/claude-llm.ts';
+import { CallAgentSession } from './call-session.ts';
 
 export interface PipelineParts {
   stt: deepgram.STT;
@@ -67,7 +68,7 @@ export function buildAgentSession(opts: {
   providers: PipelineParts;
 }): voice.AgentSession {
   const { config, vad, providers } = opts;
-  return new voice.AgentSession({
+  return new CallAgentSession({
     vad,
     stt: providers.stt,
     llm: providers.llm,
