@@ -1,11 +1,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startStack } from '@voice/devstack/stack';
 import { createTestUser } from '@voice/devstack/testing/users';
 import { startTokenServiceProcess } from '@voice/token-service/devstack-service';
+import { startWindow } from './lib/process-usage.ts';
+import { type LoadResult, startLoad } from './lib/token-load.ts';
 
 /**
  * Token issuance benchmark: POST /v1/token against a token-service PROCESS on a local stack (auth server,
@@ -13,43 +14,18 @@ import { startTokenServiceProcess } from '@voice/token-service/devstack-service'
  * grant: JWT check, the claim in Postgres (advisory lock, counts, insert), LiveKit token minting. Each connection
  * is its own Studio user (real users lock independently), and the limits are raised so nothing is refused.
  *
- *   npx tsx bench/src/token-service.ts [--duration 10]
+ *   npx tsx bench/src/token-service.ts [--duration 10] [--service-env KEY=VALUE ...]
  *
  * Writes bench/results/token-service.json and .md. Everything runs on this one machine (2 cores shared by the
  * load generator, the service, Postgres, PostgREST and the gateway), so the numbers are a floor, not a ceiling.
+ * To say where the CPU goes, each level also records the CPU time of each process in the chain (from /proc, and
+ * the load generator's own count) divided by the tokens granted: "CPU ms per token", piece by piece. The load
+ * generator (autocannon) runs in its own process: in this one it would share an event loop with the gateway.
+ *
+ * Each level gets fresh users: with the limits raised, a user's live sessions pile up (hundreds within the 120 s
+ * lease) and every claim counts them, while real users hold at most a few. Fresh users keep a level from paying
+ * for the previous levels' history.
  */
-
-interface Histogram {
-  average: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-}
-interface AutocannonResult {
-  requests: Histogram & { total: number };
-  latency: Histogram;
-  duration: number;
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-  statusCodeStats: Record<string, { count: number }>;
-}
-interface AutocannonClient {
-  setHeaders(headers: Record<string, string>): void;
-}
-type Autocannon = (options: {
-  url: string;
-  connections: number;
-  duration: number;
-  method: 'POST';
-  headers: Record<string, string>;
-  body: string;
-  setupClient: (client: AutocannonClient) => void;
-}) => Promise<AutocannonResult>;
-
-// autocannon ships no type declarations; this is the slice of its API we use.
-const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 const CONCURRENCY = [1, 10, 50];
 const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
@@ -62,12 +38,19 @@ export interface TokenBenchRow {
   latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
   statusCodes: Record<string, number>;
   errors: number;
+  /** CPU milliseconds per granted token, per process, and their total. */
+  cpuMsPerToken?: Record<string, number>;
+  /** CPU cores busy during the level, per process (2 = this whole machine). */
+  cpuCores?: Record<string, number>;
+  /** Extra token-service environment the run used (e.g. a different database path), if any. */
+  serviceEnv?: Record<string, string>;
 }
 
 export async function runTokenServiceBench(
-  options: { durationSeconds?: number } = {},
+  options: { durationSeconds?: number; serviceEnv?: Record<string, string> } = {},
 ): Promise<TokenBenchRow[]> {
   const duration = options.durationSeconds ?? 10;
+  const serviceEnv = options.serviceEnv ?? {};
   const stack = await startStack({ handleSignals: true });
   const logDir = mkdtempLogDir();
   const service = await startTokenServiceProcess(stack.info, logDir, {
@@ -75,40 +58,46 @@ export async function runTokenServiceBench(
       LOG_LEVEL: 'warn',
       VOICE_MAX_CONCURRENT_SESSIONS: '1000000',
       VOICE_MAX_ISSUANCES_PER_MINUTE: '1000000',
+      ...serviceEnv,
+      // `--service-env TOKEN_DATABASE_URL=stack`: the direct Postgres path, to this stack's database.
+      ...(serviceEnv.TOKEN_DATABASE_URL === 'stack' ? { TOKEN_DATABASE_URL: stack.info.databaseUrl } : {}),
     },
   });
+  const [livekitPid, postgrestPid, postgresPid] = stack.pids();
   try {
-    const maxConnections = Math.max(...CONCURRENCY);
-    const users = await Promise.all(
-      Array.from({ length: maxConnections }, () => createTestUser(stack.info, { tier: 'studio' })),
-    );
     const rows: TokenBenchRow[] = [];
     for (const connections of CONCURRENCY) {
-      // Warm-up: connections, JIT, PostgREST's schema cache, the kill-switch cache.
-      await load(service.url, users, connections, 2);
-      const result = await load(service.url, users, connections, duration);
-      const statusCodes = Object.fromEntries(
-        Object.entries(result.statusCodeStats).map(([code, stat]) => [code, Number(stat.count)]),
+      const users = await Promise.all(
+        Array.from({ length: connections }, () => createTestUser(stack.info, { tier: 'studio' })),
       );
-      const granted = statusCodes['201'] ?? 0;
-      rows.push({
-        connections,
-        durationSeconds: result.duration,
-        requests: result.requests.total,
-        tokensPerSecond: round(granted / result.duration),
-        latencyMs: {
-          p50: result.latency.p50,
-          p90: result.latency.p90,
-          p99: result.latency.p99,
-          max: result.latency.max,
-          mean: round(result.latency.average),
-        },
-        statusCodes,
-        errors: result.errors + result.timeouts,
-      });
+      const spec = { url: service.url, accessTokens: users.map((u) => u.accessToken), connections };
+      // Warm-up: connections, JIT, PostgREST's schema cache, the kill-switch cache.
+      await startLoad({ ...spec, durationSeconds: 2 }).result;
+      const windows = {
+        'token service': startWindow(service.pid),
+        PostgREST: postgrestPid === undefined ? undefined : startWindow(postgrestPid),
+        Postgres: postgresPid === undefined ? undefined : startWindow(postgresPid), // postmaster + backends
+        'livekit-server': livekitPid === undefined ? undefined : startWindow(livekitPid),
+      };
+      // The devstack gateway and auth server run in THIS process; during the load nothing else here works.
+      const ownBefore = process.cpuUsage();
+      const startedAt = performance.now();
+      const result = await startLoad({ ...spec, durationSeconds: duration }).result;
+      const wallSeconds = (performance.now() - startedAt) / 1000;
+      const own = process.cpuUsage(ownBefore);
+      const cpuSeconds: Record<string, number> = {
+        'load generator': result.loadCpuSeconds,
+        'gateway (devstack)': (own.user + own.system) / 1e6,
+      };
+      for (const [name, window] of Object.entries(windows)) {
+        if (window) cpuSeconds[name] = window.end().totalCpu * wallSeconds;
+      }
+      const row = toRow(connections, result, cpuSeconds, wallSeconds);
+      if (Object.keys(serviceEnv).length > 0) row.serviceEnv = serviceEnv;
+      rows.push(row);
       console.error(
-        `token-service bench: ${connections} clients → ${round(granted / result.duration)} tokens/s, ` +
-          `p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms`,
+        `token-service bench: ${connections} clients → ${row.tokensPerSecond} tokens/s, ` +
+          `p50 ${row.latencyMs.p50} ms, p99 ${row.latencyMs.p99} ms; CPU ms/token ${JSON.stringify(row.cpuMsPerToken)}`,
       );
     }
     return rows;
@@ -118,26 +107,38 @@ export async function runTokenServiceBench(
   }
 }
 
-async function load(
-  url: string,
-  users: { accessToken: string }[],
+function toRow(
   connections: number,
-  duration: number,
-): Promise<AutocannonResult> {
-  let next = 0;
-  return autocannon({
-    url: `${url}/v1/token`,
+  result: LoadResult,
+  cpuSeconds: Record<string, number>,
+  wallSeconds: number,
+): TokenBenchRow {
+  const statusCodes = Object.fromEntries(
+    Object.entries(result.statusCodeStats).map(([code, stat]) => [code, Number(stat.count)]),
+  );
+  const granted = statusCodes['201'] ?? 0;
+  // Idle processes (livekit-server) are left out of the table.
+  const busy = Object.entries(cpuSeconds).filter(([, s]) => s >= 0.01 * wallSeconds);
+  const withTotal = [...busy, ['total', busy.reduce((sum, [, s]) => sum + s, 0)] as const];
+  return {
     connections,
-    duration,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: '{}',
-    // One user per connection.
-    setupClient: (client) => {
-      const user = users[next++ % users.length]!;
-      client.setHeaders({ 'content-type': 'application/json', authorization: `Bearer ${user.accessToken}` });
+    durationSeconds: result.duration,
+    requests: result.requests.total,
+    tokensPerSecond: round(granted / result.duration),
+    latencyMs: {
+      p50: result.latency.p50,
+      p90: result.latency.p90,
+      p99: result.latency.p99,
+      max: result.latency.max,
+      mean: round(result.latency.average),
     },
-  });
+    statusCodes,
+    errors: result.errors + result.timeouts,
+    cpuMsPerToken: Object.fromEntries(
+      withTotal.map(([name, s]) => [name, granted > 0 ? round2((s * 1000) / granted) : 0]),
+    ),
+    cpuCores: Object.fromEntries(withTotal.map(([name, s]) => [name, round2(s / wallSeconds)])),
+  };
 }
 
 function mkdtempLogDir(): string {
@@ -147,6 +148,7 @@ function mkdtempLogDir(): string {
 }
 
 const round = (n: number) => Math.round(n * 10) / 10;
+const round2 = (n: number) => Math.round(n * 100) / 100;
 
 export function writeTokenBenchResults(rows: TokenBenchRow[]): { json: string; markdown: string } {
   mkdirSync(RESULTS_DIR, { recursive: true });
@@ -163,6 +165,8 @@ export function writeTokenBenchResults(rows: TokenBenchRow[]): { json: string; m
     `${JSON.stringify({ benchmark: 'token-service issuance', measuredAt, machine, rows }, null, 2)}\n`,
   );
   const markdown = path.join(RESULTS_DIR, 'token-service.md');
+  const processes = [...new Set(rows.flatMap((r) => Object.keys(r.cpuMsPerToken ?? {})))];
+  const serviceEnv = rows.find((r) => r.serviceEnv)?.serviceEnv;
   writeFileSync(
     markdown,
     [
@@ -171,6 +175,7 @@ export function writeTokenBenchResults(rows: TokenBenchRow[]): { json: string; m
       `Measured ${measuredAt} on ${machine}; load generator, token service, Postgres, PostgREST, gateway and`,
       'auth server share the machine. Every request is a full grant (JWT, atomic claim + insert in Postgres,',
       'LiveKit token). One Studio user per connection. Goal: p99 under 50 ms at 50 clients.',
+      ...(serviceEnv ? ['', `Token service env: ${Object.keys(serviceEnv).join(', ')} set.`] : []),
       '',
       '| clients | tokens/s | p50 ms | p90 ms | p99 ms | max ms | status codes | errors |',
       '|--:|--:|--:|--:|--:|--:|:--|--:|',
@@ -182,7 +187,20 @@ export function writeTokenBenchResults(rows: TokenBenchRow[]): { json: string; m
             .join(', ')} | ${r.errors} |`,
       ),
       '',
-      'Reproduce: `npx tsx bench/src/token-service.ts`.',
+      'CPU milliseconds per granted token, per process (cores busy in brackets):',
+      '',
+      `| clients | ${processes.join(' | ')} |`,
+      `|--:|${processes.map(() => '--:').join('|')}|`,
+      ...rows.map(
+        (r) =>
+          `| ${r.connections} | ${processes
+            .map((p) =>
+              r.cpuMsPerToken?.[p] === undefined ? '' : `${r.cpuMsPerToken[p]} (${r.cpuCores?.[p]})`,
+            )
+            .join(' | ')} |`,
+      ),
+      '',
+      'Reproduce: `npx tsx bench/src/token-service.ts` (or `npm run bench -- token`).',
       '',
     ].join('\n'),
   );
@@ -192,7 +210,13 @@ export function writeTokenBenchResults(rows: TokenBenchRow[]): { json: string; m
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const durationFlag = process.argv.indexOf('--duration');
   const durationSeconds = durationFlag > 0 ? Number(process.argv[durationFlag + 1]) : undefined;
-  const rows = await runTokenServiceBench({ durationSeconds });
+  const serviceEnv: Record<string, string> = {};
+  process.argv.forEach((arg, i) => {
+    const pair = arg === '--service-env' ? process.argv[i + 1] : undefined;
+    const eq = pair?.indexOf('=') ?? -1;
+    if (pair && eq > 0) serviceEnv[pair.slice(0, eq)] = pair.slice(eq + 1);
+  });
+  const rows = await runTokenServiceBench({ durationSeconds, serviceEnv });
   const written = writeTokenBenchResults(rows);
   console.error(`token-service bench: wrote ${written.json} and ${written.markdown}`);
 }

@@ -23,6 +23,7 @@ import { createKillSwitch, type KillSwitch } from './kill-switch.ts';
 import { claimVoiceSession, voiceDisabled } from './limits.ts';
 import { mintParticipantToken } from './livekit-token.ts';
 import { createMetrics, type TokenServiceMetrics } from './metrics.ts';
+import { createPostgresDatabase } from './postgres-database.ts';
 import { parseTokenRequest } from './token-request.ts';
 import { createWebhookHandler, WebhookAuthError } from './webhook.ts';
 
@@ -56,9 +57,27 @@ export async function buildTokenService(
       level: config.log.level,
       includeSensitive: config.log.includeSensitive,
     });
-  const db =
-    deps.db ??
-    createServiceDatabase(config.supabase.url, config.supabase.serviceRoleKey, config.supabase.dbTimeoutMs);
+  // Closed with the app (the direct path holds a connection pool).
+  let closeDb: (() => Promise<void>) | undefined;
+  let db: Database;
+  if (deps.db) {
+    db = deps.db;
+  } else if (config.database) {
+    const direct = createPostgresDatabase({
+      url: config.database.url,
+      poolSize: config.database.poolSize,
+      timeoutMs: config.supabase.dbTimeoutMs,
+      logger,
+    });
+    db = direct;
+    closeDb = direct.close;
+  } else {
+    db = createServiceDatabase(
+      config.supabase.url,
+      config.supabase.serviceRoleKey,
+      config.supabase.dbTimeoutMs,
+    );
+  }
   const verifier =
     deps.verifier ??
     createAccessTokenVerifier({
@@ -91,6 +110,7 @@ export async function buildTokenService(
     genReqId: () => randomUUID(),
   });
   app.decorate('metrics', metrics);
+  if (closeDb) app.addHook('onClose', closeDb);
 
   // Keep bodies as raw strings: the webhook must verify the exact bytes; the token route parses JSON itself so
   // invalid JSON becomes our 400, not a framework error.

@@ -1,5 +1,6 @@
 import { createServiceClient } from '@voice/core';
 import { DatabaseUnavailableError } from './errors.ts';
+import { createRestRpc, type RestRpc } from './postgrest-rpc.ts';
 
 /**
  * The service's only way to the database: PostgREST with the service role key, each call bounded by a timeout so a
@@ -15,22 +16,27 @@ export interface Database {
   findSessionByRoom(roomName: string): Promise<{ id: string; user_id: string; status: string } | null>;
 }
 
-export function createDatabase(client: ServiceClient, timeoutMs: number): Database {
+/**
+ * SQL function calls (every token request) go through the lean `rpc` transport; the webhook's rare table read uses
+ * supabase-js's query builder.
+ */
+export function createDatabase(client: ServiceClient, rpc: RestRpc, timeoutMs: number): Database {
   return {
     async rpc<T>(fn: string, args: Record<string, unknown>): Promise<T> {
-      let result: { data: unknown; error: { code?: string; message?: string } | null; status: number };
+      let reply: Awaited<ReturnType<RestRpc>>;
       try {
-        result = await client.rpc(fn, args).abortSignal(AbortSignal.timeout(timeoutMs));
+        reply = await rpc(fn, args, timeoutMs);
       } catch (error) {
         throw new DatabaseUnavailableError(fn, String(error));
       }
-      if (result.error) {
+      if (reply.status < 200 || reply.status >= 300) {
+        const error = (reply.body ?? {}) as { code?: string; message?: string };
         throw new DatabaseUnavailableError(
           fn,
-          `status ${result.status} ${result.error.code ?? ''} ${result.error.message ?? ''}`.trim(),
+          `status ${reply.status} ${error.code ?? ''} ${error.message ?? ''}`.trim(),
         );
       }
-      return result.data as T;
+      return reply.body as T;
     },
 
     async findSessionByRoom(roomName) {
@@ -61,5 +67,9 @@ export function createDatabase(client: ServiceClient, timeoutMs: number): Databa
 }
 
 export function createServiceDatabase(url: string, serviceRoleKey: string, timeoutMs: number): Database {
-  return createDatabase(createServiceClient(url, serviceRoleKey), timeoutMs);
+  return createDatabase(
+    createServiceClient(url, serviceRoleKey),
+    createRestRpc(url, serviceRoleKey),
+    timeoutMs,
+  );
 }

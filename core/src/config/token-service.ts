@@ -49,6 +49,20 @@ export const tokenServiceEnv = z
     VOICE_FLAGS_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
     /** A hard off switch in the environment (no database needed). The database flags are the runtime switch. */
     VOICE_ENABLED: envBoolean.default(true),
+    /**
+     * Optional: a Postgres connection string for the token service's SQL calls (claim, end, kill-switch
+     * snapshot, the webhook's session lookup), instead of going through PostgREST at SUPABASE_URL. Saves two HTTP
+     * hops (API gateway, PostgREST) per token. Supabase: Project Settings → Database → connection string (the
+     * transaction pooler, port 6543, suits many short calls). The role must be allowed to execute the
+     * voice_* SQL functions (`postgres`, or a role granted `service_role`). Unset → PostgREST.
+     */
+    TOKEN_DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\/[^/]/, 'must be a postgres:// or postgresql:// connection string')
+      .refine((v) => URL.canParse(v), 'is not a valid connection URL')
+      .optional(),
+    /** Connections the token service keeps to TOKEN_DATABASE_URL (per instance). */
+    TOKEN_DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
     /** Timeout for each database call; a slower database counts as unavailable (503). */
     TOKEN_DB_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(3000),
     /** Retry-After sent with 503 UNAVAILABLE. */
@@ -69,6 +83,8 @@ export interface TokenServiceConfig {
   corsOrigins: string[];
   log: { level: string; includeSensitive: boolean };
   supabase: { url: string; serviceRoleKey: string; dbTimeoutMs: number };
+  /** Direct Postgres for the SQL calls; undefined → PostgREST at supabase.url. */
+  database?: { url: string; poolSize: number };
   auth: {
     jwtSecret?: string;
     jwksUrl?: string;
@@ -108,6 +124,9 @@ function toConfig(e: TokenServiceEnv): TokenServiceConfig {
       serviceRoleKey: e.SUPABASE_SERVICE_ROLE_KEY,
       dbTimeoutMs: e.TOKEN_DB_TIMEOUT_MS,
     },
+    database: e.TOKEN_DATABASE_URL
+      ? { url: e.TOKEN_DATABASE_URL, poolSize: e.TOKEN_DATABASE_POOL_SIZE }
+      : undefined,
     auth: {
       jwtSecret: e.SUPABASE_JWT_SECRET,
       jwksUrl: e.SUPABASE_JWKS_URL,

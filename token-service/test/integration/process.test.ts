@@ -5,6 +5,7 @@ import { testStack } from '@voice/devstack/testing/stack';
 import { createTestUser } from '@voice/devstack/testing/users';
 import { describe, expect, it } from 'vitest';
 import { startTokenServiceProcess } from '../../src/devstack-service.ts';
+import { databasePathEnv } from '../support/database-path.ts';
 
 // The process entry (token-service/src/main.ts) as production runs it: config from the environment, serving,
 // and a clean exit on SIGTERM.
@@ -13,7 +14,9 @@ const stack = testStack();
 describe('token-service process', () => {
   it('serves tokens from its environment and exits 0 on SIGTERM', async () => {
     const logDir = mkdtempSync(path.join(os.tmpdir(), 'token-service-'));
-    const service = await startTokenServiceProcess(stack, logDir, { env: { LOG_LEVEL: 'warn' } });
+    const service = await startTokenServiceProcess(stack, logDir, {
+      env: { LOG_LEVEL: 'warn', ...databasePathEnv(stack) },
+    });
     try {
       const user = await createTestUser(stack, { tier: 'studio' });
       const response = await fetch(`${service.url}/v1/token`, {

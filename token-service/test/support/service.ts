@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { AccessToken } from 'livekit-server-sdk';
 import { buildTokenService } from '../../src/app.ts';
 import { testConfig } from './config.ts';
+import { databasePathEnv } from './database-path.ts';
 
 /** A real token-service instance on a free port, wired to the test stack. */
 export interface RunningTokenService {
@@ -31,7 +32,7 @@ export async function startTokenService(
     serviceRoleKey: stack.serviceRoleKey,
     jwtSecret: stack.jwtSecret,
     livekit: stack.livekit,
-    env: { LOG_LEVEL: 'error', ...env },
+    env: { LOG_LEVEL: 'error', ...databasePathEnv(stack), ...env },
   });
   const app = await buildTokenService(config);
   const url = await app.listen({ port, host: '127.0.0.1' });

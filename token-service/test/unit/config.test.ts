@@ -50,6 +50,45 @@ describe('token-service config', () => {
     ).toThrow(/VOICE_MAX_CONCURRENT_SESSIONS/);
   });
 
+  it('takes an optional direct Postgres URL for the SQL calls (PostgREST by default), and checks it', () => {
+    const base = { ...required, SUPABASE_JWT_SECRET: 's'.repeat(32) };
+    expect(loadTokenServiceConfig(base).database).toBeUndefined();
+    // FOO= in an .env file means unset.
+    expect(loadTokenServiceConfig({ ...base, TOKEN_DATABASE_URL: ' ' }).database).toBeUndefined();
+    const url = 'postgresql://postgres.ref:pw@aws-0-eu.pooler.supabase.com:6543/postgres?sslmode=require';
+    expect(loadTokenServiceConfig({ ...base, TOKEN_DATABASE_URL: url }).database).toEqual({
+      url,
+      poolSize: 10,
+    });
+    expect(
+      loadTokenServiceConfig({ ...base, TOKEN_DATABASE_URL: url, TOKEN_DATABASE_POOL_SIZE: '4' }).database,
+    ).toEqual({ url, poolSize: 4 });
+    for (const bad of ['https://project.supabase.co', 'postgres:///nohost', 'postgresql://[bad']) {
+      expect(() => loadTokenServiceConfig({ ...base, TOKEN_DATABASE_URL: bad })).toThrow(
+        /TOKEN_DATABASE_URL/,
+      );
+    }
+    expect(() =>
+      loadTokenServiceConfig({ ...base, TOKEN_DATABASE_URL: url, TOKEN_DATABASE_POOL_SIZE: '0' }),
+    ).toThrow(/TOKEN_DATABASE_POOL_SIZE/);
+  });
+
+  it('never puts the database URL (it holds a password) into a configuration error', () => {
+    const secret = 'postgresql://u:hunter2-secret@[bad';
+    let message = '';
+    try {
+      loadTokenServiceConfig({
+        ...required,
+        SUPABASE_JWT_SECRET: 's'.repeat(32),
+        TOKEN_DATABASE_URL: secret,
+      });
+    } catch (error) {
+      message = String(error);
+    }
+    expect(message).toMatch(/TOKEN_DATABASE_URL/);
+    expect(message).not.toMatch(/hunter2/);
+  });
+
   it('documents every variable in .env.example', () => {
     const example = readFileSync(new URL('../../../.env.example', import.meta.url), 'utf8');
     for (const name of Object.keys(tokenServiceEnv.shape)) {
