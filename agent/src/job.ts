@@ -1,3 +1,4 @@
+import { getPriority, setPriority } from 'node:os';
 import { defineAgent, type JobContext, type JobProcess, type VAD } from '@livekit/agents';
 import * as silero from '@livekit/agents-plugin-silero';
 import { createLogger, parseDispatchMetadata } from '@voice/core';
@@ -22,6 +23,23 @@ const logger = createLogger({
 /** Milliseconds since this job process started (start-up cost is a large part of time-to-greeting). */
 const sinceStart = () => Math.round(performance.now());
 
+/**
+ * The process started at a low priority (main.ts, AGENT_JOB_START_NICE) so that starting it did not starve the
+ * calls in progress; a call runs at normal priority. Needs root or CAP_SYS_NICE: without, it stays where it is.
+ */
+function restoreCallPriority(): void {
+  const nice = getPriority();
+  if (nice <= 0) return;
+  try {
+    setPriority(0);
+  } catch {
+    logger.debug(
+      { nice },
+      'cannot raise the job process priority back (no CAP_SYS_NICE); the call runs niced',
+    );
+  }
+}
+
 export default defineAgent<ProcessData>({
   prewarm: async (proc: JobProcess<ProcessData>) => {
     redactFrameworkLogs({ includeSensitive: config.logSensitive });
@@ -32,6 +50,7 @@ export default defineAgent<ProcessData>({
   },
   entry: async (ctx: JobContext<ProcessData>) => {
     redactFrameworkLogs({ includeSensitive: config.logSensitive });
+    restoreCallPriority();
     logger.info({ jobId: ctx.job.id, msSinceProcessStart: sinceStart() }, 'job assigned');
     const meta = parseDispatchMetadata(ctx.job.metadata);
     if (!meta) {

@@ -25,6 +25,12 @@ const metricsServer = await startMetricsServer({
 });
 // Job processes inherit the environment: this is how they find the metrics server.
 process.env[OBSERVATIONS_URL_ENV] = metricsServer.ingestUrl;
+if (config.jobStartNice > 0) {
+  // Each forked job process lowers its own priority before it imports anything (agents-js forks with our env);
+  // job.ts raises it back when the process is given a call. See AGENT_JOB_START_NICE.
+  const lower = `--import=data:text/javascript,import{setPriority}from'node:os';try{setPriority(${config.jobStartNice})}catch{}`;
+  process.env.NODE_OPTIONS = [process.env.NODE_OPTIONS, lower].filter(Boolean).join(' ');
+}
 
 /** agents-js treats port 0 as "use 8081" in start mode, so pick a free port ourselves when asked for any. */
 async function resolvePort(port: number, host: string): Promise<number> {
@@ -39,6 +45,9 @@ async function resolvePort(port: number, host: string): Promise<number> {
     });
   });
 }
+/** livekit-server's default `agents.target_load`: at or above it, a worker gets no new jobs (livekit.yaml can change it). */
+const LIVEKIT_TARGET_LOAD = 0.7;
+
 const healthPort = await resolvePort(config.http.healthPort, config.http.host);
 
 const providers = {
@@ -61,13 +70,17 @@ cli.runApp(
     host: config.http.host,
     port: healthPort,
     numIdleProcesses: config.idleProcesses,
-    loadThreshold: config.loadThreshold,
     ...(config.maxConcurrentCalls
       ? {
+          // livekit-server only dispatches to a worker whose reported load is below its `agents.target_load`
+          // (0.7 by default): the load must reach that mark at exactly AGENT_MAX_CONCURRENT_CALLS calls, not before.
+          // Reporting calls/max (with the 0.7 threshold) stopped dispatch one call early or more: a cap of 4 took
+          // 3 calls, and the 5-call density run left 2 callers waiting for an agent that never came.
           loadFunc: async (server: AgentServer) =>
-            server.activeJobs.length / (config.maxConcurrentCalls ?? 1),
+            (server.activeJobs.length / (config.maxConcurrentCalls ?? 1)) * LIVEKIT_TARGET_LOAD,
+          loadThreshold: LIVEKIT_TARGET_LOAD,
         }
-      : {}),
+      : { loadThreshold: config.loadThreshold }),
     initializeProcessTimeout: 60_000,
     logLevel: config.logLevel === 'silent' ? 'fatal' : config.logLevel,
   }),

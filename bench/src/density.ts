@@ -29,6 +29,15 @@ export interface DensityLevel {
   underruns: number;
   /** CPU share of one core per call (job processes hosting a call), mean. */
   cpuPerCall: number;
+  /** Of cpuPerCall, the job process's main thread (JS: the pipeline, VAD inference, FFI calls); the rest is
+   * native threads (WebRTC, Opus, audio device, GC helpers). */
+  jsThreadCpuPerCall: number;
+  /**
+   * The rig's own CPU over the same window, beside the agent's: the benchmark process (callers over rtc-node and
+   * the provider stand-ins with espeak-ng per reply), livekit-server, and the rest (Postgres, PostgREST, auth,
+   * token service). On 2 shared cores this is taken from the agent too.
+   */
+  rigCpu: { benchProcess: number; livekitServer: number; other: number };
   /** RSS of a job process hosting a call, mean MiB. */
   rssPerCallMiB: number;
   workerMainCpu: number;
@@ -72,12 +81,19 @@ export async function runDensityLevel(
     expectedSpanMs: number;
     /** Hard bound for the level, start-up included. */
     timeoutMs: number;
+    /** Extra agent environment (`--agent-env`), as for the other benchmarks. */
+    agentEnv?: Record<string, string>;
     log: (line: string) => void;
   },
 ): Promise<DensityLevel> {
   const startedAt = Date.now();
   const n = options.calls;
-  const rig = await startRig(stack, { idleProcesses: n, log: options.log });
+  const rig = await startRig(stack, {
+    idleProcesses: n,
+    // The worker takes exactly N calls (e2e's worker default caps at 4); `--agent-env` still wins.
+    agentEnv: { AGENT_MAX_CONCURRENT_CALLS: String(n), ...options.agentEnv },
+    log: options.log,
+  });
   const failures: string[] = [];
   const calls: BenchCall[] = [];
   let window: TreeWindow | undefined;
@@ -106,6 +122,7 @@ export async function runDensityLevel(
     // The pool replaces every taken process; that start-up work would otherwise land inside the measurement.
     await waitForIdlePool(rig, countJobs(rig), Math.min(120_000, Math.max(0, budget() - 60_000)));
     const measuring = startWindow(rig.worker.process.pid);
+    const measuringAll = startWindow(process.pid);
     const turnResults = await Promise.allSettled(
       live.map(async (call, i) => {
         await sleep(((i * 997) % 2000) + 100); // spread the first questions over 2 s
@@ -118,6 +135,7 @@ export async function runDensityLevel(
       }),
     );
     window = measuring.end();
+    const all = measuringAll.end();
     for (const r of turnResults)
       if (r.status === 'rejected') failures.push(`turn: ${String(r.reason)}`.slice(0, 200));
     const turns = live.flatMap((c) => c.turns);
@@ -125,6 +143,15 @@ export async function runDensityLevel(
     const jobs = window.processes.filter((p) => p.isJob).sort((a, b) => b.cpu - a.cpu);
     const busy = jobs.slice(0, live.length);
     const main = window.processes.filter((p) => !p.isJob).reduce((s, p) => s + p.cpu, 0);
+    const agentPids = new Set(window.processes.map((p) => p.pid));
+    const rigProcesses = all.processes.filter((p) => !agentPids.has(p.pid));
+    const cpuOf = (ps: typeof rigProcesses) =>
+      round(
+        ps.reduce((s, p) => s + p.cpu, 0),
+        3,
+      );
+    const benchOwn = rigProcesses.filter((p) => p.pid === process.pid || /espeak|sox/.test(p.cmdline));
+    const livekit = rigProcesses.filter((p) => /livekit-server/.test(p.cmdline));
     return {
       calls: n,
       completedCalls: turnResults.filter((r) => r.status === 'fulfilled').length,
@@ -134,6 +161,12 @@ export async function runDensityLevel(
       replyStretchMs: summarize(stretch),
       underruns: stretch.filter((s) => s > UNDERRUN_STRETCH_MS).length,
       cpuPerCall: round(busy.reduce((s, p) => s + p.cpu, 0) / Math.max(1, busy.length), 3),
+      jsThreadCpuPerCall: round(busy.reduce((s, p) => s + p.mainThreadCpu, 0) / Math.max(1, busy.length), 3),
+      rigCpu: {
+        benchProcess: cpuOf(benchOwn),
+        livekitServer: cpuOf(livekit),
+        other: round(cpuOf(rigProcesses) - cpuOf(benchOwn) - cpuOf(livekit), 3),
+      },
       rssPerCallMiB: round(busy.reduce((s, p) => s + p.rssMiB, 0) / Math.max(1, busy.length)),
       workerMainCpu: round(main, 3),
       treeCpu: round(window.totalCpu, 3),
@@ -165,6 +198,8 @@ function emptyLevel(calls: number, failures: string[], startedAt: number): Densi
     replyStretchMs: empty,
     underruns: 0,
     cpuPerCall: Number.NaN,
+    jsThreadCpuPerCall: Number.NaN,
+    rigCpu: { benchProcess: Number.NaN, livekitServer: Number.NaN, other: Number.NaN },
     rssPerCallMiB: Number.NaN,
     workerMainCpu: Number.NaN,
     treeCpu: Number.NaN,

@@ -180,13 +180,13 @@ export function markdown(run: BenchRun, compared: string[]): string {
   if (run.density) {
     out.push('', '## Density (N concurrent calls on one worker)', '');
     out.push(
-      '| calls | completed | turns | v2v p50 | v2v p95 | v2v max | underruns | reply stretch p95 ms | CPU/call (cores) | RSS/call MiB | worker main CPU | tree CPU | tree RSS MiB | greeting p50 ms | caller mic dropouts | caller loop p99 ms | load avg |',
+      '| calls | completed | turns | v2v p50 | v2v p95 | v2v max | underruns | reply stretch p95 ms | CPU/call (cores) | of it JS thread | RSS/call MiB | worker main CPU | tree CPU | tree RSS MiB | greeting p50 ms | caller mic dropouts | caller loop p99 ms | rig CPU: bench process / livekit / other | load avg |',
     );
-    out.push('|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|:--|');
+    out.push('|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|:--|');
     for (const l of run.density.levels) {
       out.push(
         `| ${l.calls} | ${l.completedCalls} | ${l.turns} | ${l.voiceToVoiceMs.p50} | ${l.voiceToVoiceMs.p95} | ${l.voiceToVoiceMs.max} | ${l.underruns} | ` +
-          `${l.replyStretchMs.p95} | ${l.cpuPerCall} | ${l.rssPerCallMiB} | ${l.workerMainCpu} | ${l.treeCpu} | ${l.treeRssMiB} | ${l.setupMs.p50} | ${l.callerMicDropouts} | ${l.callerLoopDelayP99Ms} | ${l.loadAverage.join(' / ')} |`,
+          `${l.replyStretchMs.p95} | ${l.cpuPerCall} | ${l.jsThreadCpuPerCall ?? ''} | ${l.rssPerCallMiB} | ${l.workerMainCpu} | ${l.treeCpu} | ${l.treeRssMiB} | ${l.setupMs.p50} | ${l.callerMicDropouts} | ${l.callerLoopDelayP99Ms} | ${l.rigCpu ? `${l.rigCpu.benchProcess} / ${l.rigCpu.livekitServer} / ${l.rigCpu.other}` : ''} | ${l.loadAverage.join(' / ')} |`,
       );
     }
     for (const l of run.density.levels)

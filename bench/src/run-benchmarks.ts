@@ -123,6 +123,7 @@ try {
         turnsPerCall: Number(values['turns-per-call']),
         expectedSpanMs: expected,
         timeoutMs: Number(values['density-level-timeout']) * 1000,
+        agentEnv,
         log,
       });
       run.density.levels.push(level);

@@ -13,8 +13,11 @@ export interface ProcessSample {
   /** User + system CPU seconds since the process started. */
   cpuSeconds: number;
   rssMiB: number;
+  /** CPU seconds of the main thread alone (the JS event loop; the rest is native threads: WebRTC, Opus, GC). */
+  mainThreadCpuSeconds: number;
   /** A forked agents-js job process (hosts one call, or waits prewarmed). */
   isJob: boolean;
+  cmdline: string;
 }
 
 export function descendants(root: number): number[] {
@@ -46,12 +49,16 @@ export function sampleProcess(pid: number): ProcessSample | undefined {
     const stime = Number(fields[12]);
     const rssPages = Number(fields[21]);
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    const main = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+    const mainFields = main.slice(main.lastIndexOf(')') + 2).split(' ');
     return {
       pid,
       ppid,
       cpuSeconds: (utime + stime) / CLOCK_TICKS,
       rssMiB: (rssPages * PAGE_KB) / 1024,
+      mainThreadCpuSeconds: (Number(mainFields[11]) + Number(mainFields[12])) / CLOCK_TICKS,
       isJob: /job_proc_lazy_main/.test(cmdline),
+      cmdline: cmdline.replaceAll('\0', ' '),
     };
   } catch {
     return undefined; // exited between listing and reading
@@ -67,7 +74,15 @@ export function sampleTree(root: number): ProcessSample[] {
 export interface TreeWindow {
   seconds: number;
   /** Per process: CPU share of one core over the window (1 = 100 %), RSS at the end. */
-  processes: Array<{ pid: number; isJob: boolean; cpu: number; rssMiB: number }>;
+  processes: Array<{
+    pid: number;
+    isJob: boolean;
+    cmdline: string;
+    cpu: number;
+    /** CPU share of the main (JS) thread alone. */
+    mainThreadCpu: number;
+    rssMiB: number;
+  }>;
   totalCpu: number;
   totalRssMiB: number;
 }
@@ -83,7 +98,9 @@ export function startWindow(root: number): { end(): TreeWindow } {
       const processes = after.map((s) => ({
         pid: s.pid,
         isJob: s.isJob,
+        cmdline: s.cmdline,
         cpu: (s.cpuSeconds - (before.get(s.pid)?.cpuSeconds ?? 0)) / seconds,
+        mainThreadCpu: (s.mainThreadCpuSeconds - (before.get(s.pid)?.mainThreadCpuSeconds ?? 0)) / seconds,
         rssMiB: s.rssMiB,
       }));
       return {

@@ -27,16 +27,25 @@ export const agentEnv = z.object({
   AGENT_HTTP_HOST: z.string().min(1).default('0.0.0.0'),
   /**
    * Worker CPU load (0..1) above which it stops taking new calls, so LiveKit dispatches them to another worker.
-   * A value above 1 disables the check (tests on a shared, overloaded machine).
+   * A value above 1 disables the worker's own check, but livekit-server still sends no job to a worker whose load
+   * is at or above its `agents.target_load` (0.7 by default): on shared hosts use AGENT_MAX_CONCURRENT_CALLS.
    */
   AGENT_LOAD_THRESHOLD: z.coerce.number().positive().default(0.7),
   /**
    * When set, the worker's load is its share of this many concurrent calls instead of its CPU use: predictable on
-   * shared hosts where other processes' CPU would turn calls away.
+   * shared hosts where other processes' CPU would turn calls away. The worker takes exactly this many calls
+   * (AGENT_LOAD_THRESHOLD then does not apply; the load is scaled to livekit-server's default target load, 0.7).
    */
   AGENT_MAX_CONCURRENT_CALLS: envPositiveInt.optional(),
   /** Job processes kept warm (VAD loaded) for instant pickup. */
   AGENT_IDLE_PROCESSES: z.coerce.number().int().min(0).default(2),
+  /**
+   * Nice level (0..19) a job process starts at, until it is given a call. Starting one costs seconds of CPU
+   * (imports, TypeScript, the VAD model) and the pool starts a replacement for every call it hands out: at normal
+   * priority that work starves the calls in progress on a small host. 0 = off. Raising the priority back needs root
+   * or CAP_SYS_NICE; without it calls keep running at this level (no worse than 0, and no gain).
+   */
+  AGENT_JOB_START_NICE: z.coerce.number().int().min(0).max(19).default(10),
 
   DEEPGRAM_API_KEY: z.string().min(1),
   /** Deepgram base URL (ws:// or wss://). Unset = Deepgram's public API. */
@@ -86,6 +95,7 @@ export interface AgentConfig {
   debug: boolean;
   http: { host: string; healthPort: number; metricsPort: number };
   idleProcesses: number;
+  jobStartNice: number;
   loadThreshold: number;
   maxConcurrentCalls: number | undefined;
   supabase: { url: string; serviceRoleKey: string };
@@ -111,6 +121,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     debug: e.AGENT_DEBUG,
     http: { host: e.AGENT_HTTP_HOST, healthPort: e.AGENT_HEALTH_PORT, metricsPort: e.AGENT_METRICS_PORT },
     idleProcesses: e.AGENT_IDLE_PROCESSES,
+    jobStartNice: e.AGENT_JOB_START_NICE,
     loadThreshold: e.AGENT_LOAD_THRESHOLD,
     maxConcurrentCalls: e.AGENT_MAX_CONCURRENT_CALLS,
     supabase: { url: e.SUPABASE_URL, serviceRoleKey: e.SUPABASE_SERVICE_ROLE_KEY },
