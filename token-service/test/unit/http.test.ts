@@ -204,6 +204,26 @@ describe('HTTP surface (no database)', () => {
     expect(swapped.statusCode).toBe(401);
   });
 
+  it("sends helmet's security headers on every reply, errors included", async () => {
+    for (const request of [
+      { method: 'GET' as const, url: '/healthz' },
+      {
+        method: 'POST' as const,
+        url: '/v1/token',
+        payload: '{}',
+        headers: { 'content-type': 'application/json' },
+      },
+      { method: 'GET' as const, url: '/nope' },
+    ]) {
+      const reply = await app.inject(request);
+      expect(reply.headers['x-content-type-options'], request.url).toBe('nosniff');
+      expect(reply.headers['strict-transport-security'], request.url).toMatch(/max-age=/);
+      expect(reply.headers['content-security-policy'], request.url).toMatch(/default-src 'self'/);
+      expect(reply.headers['cross-origin-resource-policy'], request.url).toBe('cross-origin');
+      expect(reply.headers['x-powered-by'], request.url).toBeUndefined();
+    }
+  });
+
   it('answers CORS preflight for configured origins only and exposes Retry-After', async () => {
     const allowed = await app.inject({
       method: 'OPTIONS',
