@@ -7,15 +7,20 @@ import { QUESTIONS } from './call-rig.ts';
 /**
  * CPU cost of the agent's voice activity detection (Silero via onnxruntime, what every call runs on every
  * 10 ms of caller audio), per second of audio, at the VAD's 16 kHz default and at 8 kHz. Frames are fed as fast
- * as the VAD consumes them, 48 kHz as they arrive from WebRTC (so resampling is included).
+ * as the VAD consumes them, at 16 kHz as the agent's room input now delivers them (pipeline/call-session.ts) and at
+ * 48 kHz (the VAD then resamples over the FFI, as it did before).
  *
  *   npx tsx bench/src/vad-cost.ts [--seconds 60]
  */
-export async function vadCpuPerAudioSecond(sampleRate: 8000 | 16000, seconds: number): Promise<number> {
+export async function vadCpuPerAudioSecond(
+  sampleRate: 8000 | 16000,
+  seconds: number,
+  inputRate: 16_000 | 48_000 = 48_000,
+): Promise<number> {
   const vad = await silero.VAD.load({ sampleRate, minSilenceDuration: 350, prefixPaddingDuration: 300 });
-  const clips = await Promise.all(QUESTIONS.map((q) => speechClip(q, { sampleRate: 48_000 })));
+  const clips = await Promise.all(QUESTIONS.map((q) => speechClip(q, { sampleRate: inputRate })));
   const stream = vad.stream();
-  const frameSamples = 480;
+  const frameSamples = inputRate / 100;
   const totalFrames = Math.round((seconds * 1000) / 10);
   let inferences = 0;
   const done = (async () => {
@@ -33,7 +38,7 @@ export async function vadCpuPerAudioSecond(sampleRate: 8000 | 16000, seconds: nu
       o + frameSamples <= clip.samples.length && sent < totalFrames;
       o += frameSamples, sent++
     ) {
-      stream.pushFrame(new AudioFrame(clip.samples.slice(o, o + frameSamples), 48_000, 1, frameSamples));
+      stream.pushFrame(new AudioFrame(clip.samples.slice(o, o + frameSamples), inputRate, 1, frameSamples));
     }
     await new Promise((r) => setImmediate(r));
   }
@@ -49,10 +54,14 @@ export async function vadCpuPerAudioSecond(sampleRate: 8000 | 16000, seconds: nu
 
 initializeLogger({ pretty: false, level: 'warn' });
 const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1]) || 60;
-for (const rate of [16000, 8000] as const) {
-  const ms = await vadCpuPerAudioSecond(rate, seconds);
+for (const [rate, input] of [
+  [16000, 16_000],
+  [16000, 48_000],
+  [8000, 16_000],
+] as const) {
+  const ms = await vadCpuPerAudioSecond(rate, seconds, input);
   process.stdout.write(
-    `silero VAD at ${rate} Hz: ${ms.toFixed(1)} CPU ms per second of audio (${(ms / 10).toFixed(1)}% of a core)\n`,
+    `silero VAD at ${rate} Hz, ${input / 1000} kHz input: ${ms.toFixed(1)} CPU ms per second of audio (${(ms / 10).toFixed(1)}% of a core)\n`,
   );
 }
 process.exit(0);
