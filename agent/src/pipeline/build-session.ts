@@ -1,15 +1,15 @@
 import type { VAD, voice } from '@livekit/agents';
 import * as deepgram from '@livekit/agents-plugin-deepgram';
-import * as openai from '@livekit/agents-plugin-openai';
 import type { AgentConfig } from '@voice/core/config/agent';
 import OpenAI from 'openai';
 import { ClaudeLLM } from '../llm/claude-llm.ts';
 import { CallAgentSession } from './call-session.ts';
+import { OpenAISpeech } from './openai-speech.ts';
 
 export interface PipelineParts {
   stt: deepgram.STT;
   llm: ClaudeLLM;
-  tts: openai.TTS;
+  tts: OpenAISpeech;
 }
 
 /** The three provider clients, pointed at the configured base URLs (real providers or the local stand-ins). */
@@ -31,9 +31,9 @@ export function buildProviders(config: AgentConfig): PipelineParts {
     maxTokens: config.anthropic.maxTokens,
     ...(config.anthropic.baseUrl ? { baseURL: config.anthropic.baseUrl } : {}),
   });
-  const tts = new openai.TTS({
+  const tts = new OpenAISpeech({
     model: config.openai.ttsModel,
-    voice: config.openai.ttsVoice as openai.TTSVoices,
+    voice: config.openai.ttsVoice,
     client: createSpeechClient(config),
   });
   return { stt, llm, tts };
@@ -43,9 +43,9 @@ export function buildProviders(config: AgentConfig): PipelineParts {
 export const SPEECH_REQUEST_RETRIES = 2;
 
 /**
- * The OpenAI client for speech. agents-plugin-openai 1.9 builds its own with `maxRetries: 0` and marks a failed
- * request unrecoverable, so a single 429/500 from the speech API would leave a reply silent and error the session.
- * Our client retries transient failures inside the request, before the plugin sees anything.
+ * The OpenAI client for speech. Transient failures (429, 5xx, connection errors) are retried by the SDK inside
+ * the request, honouring Retry-After, so a single 429/500 from the speech API does not leave a reply silent;
+ * what reaches OpenAISpeech after that is final for the sentence.
  */
 function createSpeechClient(config: AgentConfig): OpenAI {
   return new OpenAI({

@@ -1,4 +1,4 @@
-import { type JobContext, type VAD, voice } from '@livekit/agents';
+import { type JobContext, type llm, type VAD, voice } from '@livekit/agents';
 import type { SupabaseClient } from '@supabase/supabase-js';
 import { createServiceClient, type DispatchMetadata, type Logger } from '@voice/core';
 import type { AgentConfig } from '@voice/core/config/agent';
@@ -13,6 +13,7 @@ import {
 import { upsertMessage } from '../persistence/supabase-writes.ts';
 import { errorMessage, WriteQueue } from '../persistence/write-queue.ts';
 import { buildAgentSession, buildProviders } from '../pipeline/build-session.ts';
+import { PrefetchedSpeech } from '../pipeline/prefetched-speech.ts';
 import { VoiceAgent } from '../pipeline/voice-agent.ts';
 import { SttAudioMeter } from '../usage/stt-audio-meter.ts';
 import { UsageMeter } from '../usage/usage-meter.ts';
@@ -31,6 +32,9 @@ import { PHRASES } from './phrases.ts';
 // reconnects with a backoff of up to ~30 s).
 const FLUSH_TIMEOUT_MS = 90_000;
 const HISTORY_TIMEOUT_MS = 2_500;
+// Synthesis started at job start; by the time the session is up it has usually produced audio. If not, this is
+// how long the greeting may still wait for it before the session synthesises the greeting itself.
+const GREETING_PREFETCH_WAIT_MS = 1_500;
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   return new Promise((resolve, reject) => {
@@ -46,6 +50,15 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
       },
     );
   });
+}
+
+/** Milliseconds from the job's start to each step of call setup (time to greeting is a product number). */
+class SetupSteps {
+  readonly #t0 = performance.now();
+  readonly steps: Record<string, number> = {};
+  mark(step: string): void {
+    this.steps[step] = Math.round(performance.now() - this.#t0);
+  }
 }
 
 /**
@@ -88,8 +101,20 @@ export class VoiceCall {
 
   async run(vad: VAD): Promise<void> {
     const ctx = this.#ctx;
+    const setup = new SetupSteps();
+    const providers = buildProviders(this.#config);
+    // Time to greeting is what a caller feels first: synthesise the greeting and join the room while the session
+    // is activated, rather than one after the other.
+    const greeting = this.#config.greeting
+      ? PrefetchedSpeech.start(providers.tts, this.#config.greeting)
+      : undefined;
+    const connected = ctx.connect().then(() => setup.mark('connected'));
+    // Awaited below; until then a failure must not surface as an unhandled rejection.
+    connected.catch(() => undefined);
+
     if (!(await this.#activate())) {
       // Over already (ended, expired): leave without touching the session or writing usage.
+      greeting?.cancel();
       this.#finishing = Promise.resolve();
       ctx.shutdown('session_not_active');
       return;
@@ -99,11 +124,17 @@ export class VoiceCall {
     // Renew from now on: connecting and loading history can take longer than a short lease on a busy host.
     this.#startLeaseRenewal();
     reportObservation({ kind: 'call_started' });
+    setup.mark('activated');
 
-    const [history] = await Promise.all([this.#loadHistory(), ctx.connect()]);
+    let history: llm.ChatContext;
+    try {
+      [history] = await Promise.all([this.#loadHistory().finally(() => setup.mark('history')), connected]);
+    } catch (error) {
+      greeting?.cancel();
+      throw error;
+    }
 
     const sttMeter = new SttAudioMeter();
-    const providers = buildProviders(this.#config);
     const meter = new UsageMeter({
       stt: this.#config.deepgram.model,
       llm: this.#config.anthropic.model,
@@ -130,13 +161,38 @@ export class VoiceCall {
     this.#wireSessionEvents(session, meter);
 
     await session.start({ agent, room: ctx.room });
+    setup.mark('session');
     recorder.startCheckpoints(this.#config.usageCheckpointSeconds);
     this.#startTimers(session);
-    session.say(this.#config.greeting, { allowInterruptions: true });
+    if (greeting) await this.#sayGreeting(session, greeting, meter);
+    setup.mark('greeting');
     this.#logger.info(
-      { historyItems: history.items.length, msSinceJobStart: Date.now() - this.#startedAtMs },
+      {
+        historyItems: history.items.length,
+        msSinceJobStart: Date.now() - this.#startedAtMs,
+        setup: setup.steps,
+      },
       'call started',
     );
+  }
+
+  /**
+   * Plays the prefetched greeting, billed as one speech request. If its synthesis failed or has not produced
+   * audio in time, the session synthesises it itself (its retries apply, and its metrics bill it).
+   */
+  async #sayGreeting(session: voice.AgentSession, greeting: PrefetchedSpeech, meter: UsageMeter) {
+    const audio = await greeting.audio(GREETING_PREFETCH_WAIT_MS);
+    if (!audio) {
+      this.#logger.warn('greeting not synthesised ahead; synthesising it now');
+      session.say(greeting.text, { allowInterruptions: true });
+      return;
+    }
+    meter.addTtsRequest(greeting.text.length);
+    session.say(greeting.text, { audio, allowInterruptions: true });
+    void greeting.settled().then(() => {
+      if (greeting.failure)
+        this.#logger.warn({ err: errorMessage(greeting.failure) }, 'greeting synthesis broke off');
+    });
   }
 
   /** activate_voice_session: false means the session is over (ended/expired) and the job must not run. */
@@ -171,7 +227,7 @@ export class VoiceCall {
     }
   }
 
-  async #loadHistory() {
+  async #loadHistory(): Promise<llm.ChatContext> {
     try {
       const controller = new AbortController();
       const rows = await withTimeout(

@@ -6,7 +6,7 @@ export interface UsageModels {
   llm: string;
   tts: string;
   /**
-   * Whether the TTS streams natively. A non-streaming TTS (openai.TTS) runs behind the framework's StreamAdapter,
+   * Whether the TTS streams natively. A non-streaming TTS (OpenAISpeech) runs behind the framework's StreamAdapter,
    * which reports every segment twice: once per HTTP request (`streamed: false`) and once for the adapter's
    * stream (`streamed: true`). Only one of the two may be counted.
    */
@@ -50,6 +50,12 @@ export class UsageMeter {
   /** Audio actually streamed to the STT provider (the billed seconds). */
   addSttAudio(seconds: number): void {
     if (Number.isFinite(seconds) && seconds > 0) this.#sttSeconds += seconds;
+  }
+
+  /** Speech synthesised outside the session's own pipeline (the prefetched greeting): one request. */
+  addTtsRequest(characters: number): void {
+    this.#tts.requests += 1;
+    this.#tts.characters += Math.max(0, characters);
   }
 
   /** Feed every `metrics_collected` event; the meter picks what bills. */

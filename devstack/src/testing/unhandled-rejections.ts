@@ -1,7 +1,7 @@
 /**
  * Runs `fn` with the process's unhandledRejection listeners (vitest's) swapped for a collector, and returns what
- * leaked. agents-plugin-openai 1.9 leaks every failed speech request as an unhandled rejection (the agents job
- * process logs and survives those); tests that drive such failures capture and assert them instead of letting
+ * leaked. @livekit/agents 1.9's tts.ChunkedStream leaks every failed speech request as an unhandled rejection
+ * (the agents job process logs and survives those); tests that drive such failures capture and assert them instead of letting
  * vitest fail the run.
  */
 export async function withUnhandledRejectionsCaptured(fn: () => Promise<void>): Promise<unknown[]> {

@@ -1,0 +1,185 @@
+import { APIConnectionError, type APIConnectOptions, APIStatusError, shortuuid, tts } from '@livekit/agents';
+import { AudioFrame } from '@livekit/rtc-node';
+import OpenAI from 'openai';
+
+/** `response_format: pcm` is 24 kHz mono signed 16-bit little-endian. */
+export const SPEECH_SAMPLE_RATE = 24_000;
+/**
+ * Audio is handed on in 50 ms frames as the response streams in: the first frame plays after 50 ms of audio has
+ * arrived, and fewer, larger frames keep the per-frame cost of the audio path low.
+ */
+export const SPEECH_FRAME_SAMPLES = 1_200;
+
+export interface OpenAISpeechOptions {
+  client: OpenAI;
+  model: string;
+  voice: string;
+  speed?: number;
+  instructions?: string;
+}
+
+/**
+ * OpenAI text-to-speech (`/v1/audio/speech`) for the voice pipeline, one request per sentence.
+ *
+ * Why not agents-plugin-openai's TTS (1.9): it waits for the WHOLE response body before emitting any audio, so
+ * a sentence's full synthesis time sits in front of its first sound; it then splits the body with the
+ * framework's AudioByteStream, which copies byte by byte (measured 16–110 ms of blocked event loop for a 3 s
+ * sentence); and it sends the request once, outside the framework's retry loop. Here audio plays as it streams
+ * in, frames are cut with plain buffer copies, and each attempt is its own request.
+ */
+export class OpenAISpeech extends tts.TTS {
+  override label = 'openai.Speech';
+  readonly #opts: OpenAISpeechOptions;
+
+  constructor(opts: OpenAISpeechOptions) {
+    super(SPEECH_SAMPLE_RATE, 1, { streaming: false });
+    this.#opts = opts;
+  }
+
+  override get model(): string {
+    return this.#opts.model;
+  }
+
+  override get provider(): string {
+    try {
+      return new URL(this.#opts.client.baseURL).host;
+    } catch {
+      return 'api.openai.com';
+    }
+  }
+
+  override synthesize(
+    text: string,
+    connOptions?: APIConnectOptions,
+    abortSignal?: AbortSignal,
+  ): tts.ChunkedStream {
+    return new SpeechRequest(this, text, this.#opts, connOptions, abortSignal);
+  }
+
+  override stream(): tts.SynthesizeStream {
+    throw new Error('OpenAI speech is synthesised per sentence; the session wraps it in a StreamAdapter');
+  }
+
+  override async close(): Promise<void> {}
+}
+
+class SpeechRequest extends tts.ChunkedStream {
+  override label = 'openai.SpeechRequest';
+  readonly #opts: OpenAISpeechOptions;
+
+  constructor(
+    engine: OpenAISpeech,
+    text: string,
+    opts: OpenAISpeechOptions,
+    connOptions?: APIConnectOptions,
+    abortSignal?: AbortSignal,
+  ) {
+    super(text, engine, connOptions, abortSignal);
+    this.#opts = opts;
+  }
+
+  protected override async run(): Promise<void> {
+    const requestId = shortuuid();
+    const signal = this.abortSignal;
+    let body: AsyncIterable<Uint8Array>;
+    try {
+      const response = await this.#opts.client.audio.speech.create(
+        {
+          input: this.inputText,
+          model: this.#opts.model,
+          voice: this.#opts.voice,
+          response_format: 'pcm',
+          ...(this.#opts.speed !== undefined ? { speed: this.#opts.speed } : {}),
+          ...(this.#opts.instructions ? { instructions: this.#opts.instructions } : {}),
+        },
+        { signal },
+      );
+      if (!response.body) throw new APIConnectionError({ message: 'speech response without a body' });
+      body = response.body as unknown as AsyncIterable<Uint8Array>;
+    } catch (error) {
+      if (signal.aborted) return;
+      throw toFrameworkError(error);
+    }
+
+    const frames = new PcmFramer(SPEECH_SAMPLE_RATE, SPEECH_FRAME_SAMPLES);
+    // One frame is held back so the last one can be marked final (the audio output waits for that mark).
+    let held: AudioFrame | undefined;
+    const pass = (frame: AudioFrame) => {
+      if (held) this.queue.put({ requestId, segmentId: requestId, frame: held, final: false });
+      held = frame;
+    };
+    try {
+      for await (const chunk of body) {
+        for (const frame of frames.push(chunk)) pass(frame);
+      }
+    } catch (error) {
+      if (signal.aborted) return;
+      // Audio already played cannot be taken back: a retry would repeat it, so a cut stream is not retried.
+      throw new APIConnectionError({
+        message: `speech stream broke off: ${error instanceof Error ? error.message : String(error)}`,
+        options: { retryable: held === undefined },
+      });
+    }
+    const rest = frames.flush();
+    if (rest) pass(rest);
+    if (held) this.queue.put({ requestId, segmentId: requestId, frame: held, final: true });
+  }
+}
+
+/**
+ * The SDK has already retried what is worth retrying (429, 5xx, connection errors; it honours Retry-After), so
+ * what reaches the framework is final for this attempt.
+ */
+function toFrameworkError(error: unknown): Error {
+  if (error instanceof OpenAI.APIError && typeof error.status === 'number') {
+    return new APIStatusError({
+      message: `speech request failed: ${error.message}`,
+      options: { statusCode: error.status, requestId: error.requestID ?? null, retryable: false },
+    });
+  }
+  return new APIConnectionError({
+    message: `speech request failed: ${error instanceof Error ? error.message : String(error)}`,
+    options: { retryable: false },
+  });
+}
+
+/** Cuts a stream of PCM s16le bytes (arbitrary chunk boundaries, even odd ones) into mono frames. */
+export class PcmFramer {
+  readonly #sampleRate: number;
+  readonly #frameBytes: number;
+  #pending: Buffer = Buffer.alloc(0);
+
+  constructor(sampleRate: number, samplesPerFrame: number) {
+    this.#sampleRate = sampleRate;
+    this.#frameBytes = samplesPerFrame * 2;
+  }
+
+  push(chunk: Uint8Array): AudioFrame[] {
+    const bytes = this.#pending.length
+      ? Buffer.concat([this.#pending, chunk])
+      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const out: AudioFrame[] = [];
+    let offset = 0;
+    for (; offset + this.#frameBytes <= bytes.length; offset += this.#frameBytes) {
+      out.push(this.#frame(bytes.subarray(offset, offset + this.#frameBytes)));
+    }
+    // Copy the remainder: the caller's chunk may be reused once we return.
+    this.#pending = Buffer.from(bytes.subarray(offset));
+    return out;
+  }
+
+  /** The last partial frame (a trailing odd byte is dropped), or undefined. */
+  flush(): AudioFrame | undefined {
+    const usable = this.#pending.length - (this.#pending.length % 2);
+    const rest = usable > 0 ? this.#frame(this.#pending.subarray(0, usable)) : undefined;
+    this.#pending = Buffer.alloc(0);
+    return rest;
+  }
+
+  #frame(bytes: Uint8Array): AudioFrame {
+    // A fresh, aligned buffer per frame: frames outlive this call and go to native code whole.
+    const samples = new Int16Array(bytes.length / 2);
+    new Uint8Array(samples.buffer).set(bytes);
+    return new AudioFrame(samples, this.#sampleRate, 1, samples.length);
+  }
+}
