@@ -152,6 +152,10 @@ const round2 = (n: number) => Math.round(n * 100) / 100;
 
 export function writeTokenBenchResults(rows: TokenBenchRow[]): { json: string; markdown: string } {
   mkdirSync(RESULTS_DIR, { recursive: true });
+  // The direct-Postgres path gets its own files, so a run of one path never overwrites the other's results.
+  const name = rows.some((r) => r.serviceEnv?.TOKEN_DATABASE_URL)
+    ? 'token-service-direct-db'
+    : 'token-service';
   const measuredAt = new Date().toISOString();
   // The load average tells a reader whether other work shared the machine during the run.
   const load = os
@@ -159,12 +163,12 @@ export function writeTokenBenchResults(rows: TokenBenchRow[]): { json: string; m
     .map((n) => n.toFixed(1))
     .join(' / ');
   const machine = `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, load average ${load}`;
-  const json = path.join(RESULTS_DIR, 'token-service.json');
+  const json = path.join(RESULTS_DIR, `${name}.json`);
   writeFileSync(
     json,
     `${JSON.stringify({ benchmark: 'token-service issuance', measuredAt, machine, rows }, null, 2)}\n`,
   );
-  const markdown = path.join(RESULTS_DIR, 'token-service.md');
+  const markdown = path.join(RESULTS_DIR, `${name}.md`);
   const processes = [...new Set(rows.flatMap((r) => Object.keys(r.cpuMsPerToken ?? {})))];
   const serviceEnv = rows.find((r) => r.serviceEnv)?.serviceEnv;
   writeFileSync(
