@@ -81,7 +81,9 @@ cli.runApp(
           loadThreshold: LIVEKIT_TARGET_LOAD,
         }
       : { loadThreshold: config.loadThreshold }),
-    initializeProcessTimeout: 60_000,
+    // Start-up (imports, TypeScript, VAD model) takes 3-6 s of CPU; niced (AGENT_JOB_START_NICE) on a saturated host
+    // it can take over a minute, and a time-out kills the process and starts over. A hung one is still caught.
+    initializeProcessTimeout: 150_000,
     logLevel: config.logLevel === 'silent' ? 'fatal' : config.logLevel,
   }),
 );

@@ -90,8 +90,14 @@ export async function runDensityLevel(
   const n = options.calls;
   const rig = await startRig(stack, {
     idleProcesses: n,
-    // The worker takes exactly N calls (e2e's worker default caps at 4); `--agent-env` still wins.
-    agentEnv: { AGENT_MAX_CONCURRENT_CALLS: String(n), ...options.agentEnv },
+    // The worker takes exactly N calls (e2e's worker default caps at 4). The callers stay silent while the pool
+    // refills (up to 2 min on a loaded machine): the agent's idle timer (45 s prompt, 90 s end) must not end the
+    // calls before the turns start. `--agent-env` still wins.
+    agentEnv: {
+      AGENT_MAX_CONCURRENT_CALLS: String(n),
+      AGENT_IDLE_TIMEOUT_SECONDS: '600',
+      ...options.agentEnv,
+    },
     log: options.log,
   });
   const failures: string[] = [];
