@@ -4,6 +4,7 @@ import * as silero from '@livekit/agents-plugin-silero';
 import { createLogger, parseDispatchMetadata } from '@voice/core';
 import { loadAgentConfig } from '@voice/core/config/agent';
 import { redactFrameworkLogs } from './pipeline/framework-log-privacy.ts';
+import { warmRtcRuntime } from './pipeline/rtc-warmup.ts';
 import { VoiceCall } from './session/voice-call.ts';
 
 /**
@@ -46,6 +47,7 @@ export default defineAgent<ProcessData>({
     // Low-latency end of speech: 350 ms of silence ends a VAD segment (default 550 ms); the endpointing delay
     // after it (300 ms) still lets a short pause pass without cutting the caller off.
     proc.userData.vad = await silero.VAD.load({ minSilenceDuration: 350, prefixPaddingDuration: 300 });
+    await warmRtcRuntime();
     logger.info({ msSinceProcessStart: sinceStart() }, 'job process prewarmed');
   },
   entry: async (ctx: JobContext<ProcessData>) => {
