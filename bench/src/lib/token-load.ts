@@ -42,10 +42,15 @@ export interface RunningLoad {
 }
 
 const SELF = fileURLToPath(import.meta.url);
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** Starts the load generator process; `pid` lets the caller measure its CPU. */
 export function startLoad(spec: LoadSpec): RunningLoad {
-  const child = spawn(process.execPath, ['--import', 'tsx', SELF], { stdio: ['pipe', 'pipe', 'inherit'] });
+  // From the repository root, where `--import tsx` resolves whatever the caller's working directory.
+  const child = spawn(process.execPath, ['--import', 'tsx', SELF], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    cwd: REPO_ROOT,
+  });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     out += chunk;
