@@ -31,8 +31,11 @@ COPY devstack/package.json devstack/
 COPY web-client/package.json web-client/
 COPY e2e/package.json e2e/
 COPY bench/package.json bench/
+# Library fixes we carry until upstream has them (patches/README.md), applied after install.
+COPY patches/ patches/
 RUN --mount=type=cache,target=/root/.npm \
-    npm ci --omit=dev --workspace core --workspace token-service --workspace agent
+    npm ci --omit=dev --workspace core --workspace token-service --workspace agent && \
+    npx --no-install patch-package --error-on-fail
 
 # ---- web client: Vite build (needs its dev dependencies), served by nginx below ----
 FROM ${NODE_IMAGE} AS web-build

@@ -1,6 +1,6 @@
 import { AudioFrame } from '@livekit/rtc-node';
 import { describe, expect, it } from 'vitest';
-import { SttChunker } from '../../src/pipeline/voice-agent.ts';
+import { STT_CHUNK_MS, SttChunker } from '../../src/pipeline/voice-agent.ts';
 
 /** 10 ms frames of a counting signal, so any reordering or loss shows in the samples. */
 function frames(count: number, rate = 16_000): AudioFrame[] {
@@ -13,12 +13,15 @@ function frames(count: number, rate = 16_000): AudioFrame[] {
 }
 
 describe('SttChunker', () => {
-  it('turns 10 ms frames into whole 100 ms frames with every sample in order', () => {
+  it('turns 10 ms frames into whole STT_CHUNK_MS frames with every sample in order', () => {
     const chunker = new SttChunker();
     const out = frames(25).flatMap((f) => chunker.push(f));
     const rest = chunker.flush();
-    expect(out.map((f) => f.samplesPerChannel)).toEqual([1600, 1600]);
-    expect(rest?.samplesPerChannel).toBe(800);
+    const chunk = (16_000 * STT_CHUNK_MS) / 1000;
+    expect(out.map((f) => f.samplesPerChannel)).toEqual(
+      Array.from({ length: Math.floor(4000 / chunk) }, () => chunk),
+    );
+    expect(rest?.samplesPerChannel ?? 0).toBe(4000 % chunk);
     const all = [...out, ...(rest ? [rest] : [])].flatMap((f) => [...f.data]);
     expect(all).toEqual(Array.from({ length: 4000 }, (_, i) => i % 32_000));
   });
@@ -28,23 +31,25 @@ describe('SttChunker', () => {
     const out = frames(20).flatMap((f) => chunker.push(f));
     for (const f of out) {
       expect(f.data.byteOffset).toBe(0);
-      expect(f.data.buffer.byteLength).toBe(3200);
+      expect(f.data.buffer.byteLength).toBe(((16_000 * STT_CHUNK_MS) / 1000) * 2);
     }
   });
 
   it('emits a chunk as soon as its last sample arrives (no added delay)', () => {
     const chunker = new SttChunker();
-    const counts = frames(10).map((f) => chunker.push(f).length);
-    expect(counts).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    const perChunk = STT_CHUNK_MS / 10;
+    const counts = frames(2 * perChunk).map((f) => chunker.push(f).length);
+    expect(counts).toEqual(counts.map((_, i) => ((i + 1) % perChunk === 0 ? 1 : 0)));
   });
 
   it('flushes the partial chunk when the sample rate changes', () => {
     const chunker = new SttChunker();
-    for (const f of frames(3, 16_000)) chunker.push(f);
+    // 5 ms of audio: less than any chunk.
+    chunker.push(new AudioFrame(new Int16Array(80), 16_000, 1, 80));
     const out = chunker.push(frames(1, 24_000)[0] as AudioFrame);
     expect(out).toHaveLength(1);
     expect(out[0]?.sampleRate).toBe(16_000);
-    expect(out[0]?.samplesPerChannel).toBe(480);
+    expect(out[0]?.samplesPerChannel).toBe(80);
     expect(chunker.flush()?.sampleRate).toBe(24_000);
   });
 });

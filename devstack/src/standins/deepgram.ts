@@ -22,6 +22,8 @@ export interface SttConnectionRecord {
   closedAt?: Date;
   /** Every second of audio received (what Deepgram bills). */
   audioSeconds: number;
+  /** Binary (audio) messages received: audioSeconds / audioMessages is the client's chunk length. */
+  audioMessages: number;
   /** Seconds of detected utterances (first to last voiced frame). */
   speechSeconds: number;
   /** Final transcripts sent, in order. */
@@ -78,6 +80,7 @@ export async function startDeepgramStandin(
         query,
         openedAt: new Date(),
         audioSeconds: 0,
+        audioMessages: 0,
         speechSeconds: 0,
         transcripts: [],
         finals: [],
@@ -276,6 +279,7 @@ function runConnection(
 
   const onAudio = (data: Buffer) => {
     lastAudioAt = Date.now();
+    record.audioMessages += 1;
     const bytes = carry ? Buffer.concat([carry, data]) : data;
     const frameBytes = 2 * channels;
     const usable = bytes.length - (bytes.length % frameBytes);

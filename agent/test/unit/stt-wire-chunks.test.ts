@@ -1,0 +1,50 @@
+import { initializeLogger } from '@livekit/agents';
+import { AudioFrame } from '@livekit/rtc-node';
+import { loadAgentConfig } from '@voice/core/config/agent';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type ProviderStandins, startProviderStandins } from '../../../devstack/src/standins/index.ts';
+import { buildProviders } from '../../src/pipeline/build-session.ts';
+import { STT_CHUNK_MS, SttChunker } from '../../src/pipeline/voice-agent.ts';
+
+// The pipeline's Deepgram STT (the real plugin, as patched by patches/) against the Deepgram stand-in: the audio
+// goes out in STT_CHUNK_MS messages. Fails if the patch is not applied (the plugin's own 100 ms) or if the patch
+// and our chunker disagree.
+let standins: ProviderStandins;
+
+beforeAll(async () => {
+  initializeLogger({ pretty: false, level: 'warn' });
+  standins = await startProviderStandins();
+});
+afterAll(() => standins.stop());
+
+it(`sends caller audio to Deepgram in ${STT_CHUNK_MS} ms messages`, async () => {
+  const config = loadAgentConfig({
+    SUPABASE_URL: 'http://127.0.0.1:9',
+    SUPABASE_SERVICE_ROLE_KEY: 'x'.repeat(40),
+    LIVEKIT_URL: 'ws://127.0.0.1:9',
+    LIVEKIT_API_KEY: 'devkey',
+    LIVEKIT_API_SECRET: 'secret',
+    DEEPGRAM_API_KEY: 'k',
+    DEEPGRAM_BASE_URL: standins.deepgramUrl,
+    ANTHROPIC_API_KEY: 'k',
+    ANTHROPIC_BASE_URL: standins.anthropicUrl,
+    OPENAI_API_KEY: 'k',
+    OPENAI_BASE_URL: standins.openaiUrl,
+  });
+  const stream = buildProviders(config).stt.stream();
+  const chunker = new SttChunker();
+  // One second of quiet noise in 10 ms frames at 16 kHz, as the room delivers it.
+  for (let f = 0; f < 100; f++) {
+    const data = Int16Array.from({ length: 160 }, (_, i) => ((f * 160 + i) % 7) - 3);
+    for (const chunk of chunker.push(new AudioFrame(data, 16_000, 1, 160))) stream.pushFrame(chunk);
+  }
+  const deadline = Date.now() + 10_000;
+  // The plugin's energy filter may hold back a trailing chunk of quiet; 0.9 s is plenty to count messages.
+  while ((standins.recorded.stt[0]?.audioSeconds ?? 0) < 0.9 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  stream.close();
+  const record = standins.recorded.stt[0];
+  expect(record?.audioSeconds).toBeGreaterThanOrEqual(0.9);
+  expect((record?.audioSeconds ?? 0) / (record?.audioMessages ?? 1)).toBeCloseTo(STT_CHUNK_MS / 1000, 4);
+});
