@@ -1,3 +1,4 @@
+import { existsSync, readdirSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { defineAgent, type JobContext, type JobProcess, type VAD } from '@livekit/agents';
 import * as silero from '@livekit/agents-plugin-silero';
@@ -26,18 +27,30 @@ const sinceStart = () => Math.round(performance.now());
 
 /**
  * The process started at a low priority (main.ts, AGENT_JOB_START_NICE) so that starting it did not starve the
- * calls in progress; a call runs at normal priority. Needs root or CAP_SYS_NICE: without, it stays where it is.
+ * calls in progress; a call runs at normal priority. On Linux a nice value belongs to a thread, and the threads
+ * started during prewarm (rtc-node's runtime, WebRTC audio and network threads) inherited the low one: every
+ * thread of the process is raised, not only the main one. Needs root or CAP_SYS_NICE: without, it stays niced.
  */
 function restoreCallPriority(): void {
   const nice = getPriority();
   if (nice <= 0) return;
+  let threads: string[] = [];
   try {
-    setPriority(0);
+    threads = readdirSync('/proc/self/task');
   } catch {
-    logger.debug(
-      { nice },
-      'cannot raise the job process priority back (no CAP_SYS_NICE); the call runs niced',
-    );
+    threads = [String(process.pid)]; // no procfs: the main thread at least
+  }
+  for (const tid of threads) {
+    try {
+      setPriority(Number(tid), 0);
+    } catch {
+      if (!existsSync(`/proc/self/task/${tid}`)) continue; // the thread ended meanwhile
+      logger.debug(
+        { nice },
+        'cannot raise the job process priority back (no CAP_SYS_NICE); the call runs niced',
+      );
+      return;
+    }
   }
 }
 
