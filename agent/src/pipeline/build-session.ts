@@ -31,12 +31,20 @@ export function buildProviders(config: AgentConfig): PipelineParts {
     maxTokens: config.anthropic.maxTokens,
     ...(config.anthropic.baseUrl ? { baseURL: config.anthropic.baseUrl } : {}),
   });
-  const tts = new OpenAISpeech({
+  return { stt, llm, tts: buildSpeech(config) };
+}
+
+/**
+ * A speech engine. The session gets its own; speech synthesised outside the session (the prefetched greeting)
+ * uses another, because the session reports (and the usage meter bills) the metrics of every request made on
+ * its engine, including ones that started before the session did.
+ */
+export function buildSpeech(config: AgentConfig): OpenAISpeech {
+  return new OpenAISpeech({
     model: config.openai.ttsModel,
     voice: config.openai.ttsVoice,
     client: createSpeechClient(config),
   });
-  return { stt, llm, tts };
 }
 
 /** Retries of one speech request (429, 5xx, connection errors), with the SDK's backoff and Retry-After. */

@@ -12,7 +12,7 @@ import {
 } from '../persistence/message-rows.ts';
 import { upsertMessage } from '../persistence/supabase-writes.ts';
 import { errorMessage, WriteQueue } from '../persistence/write-queue.ts';
-import { buildAgentSession, buildProviders } from '../pipeline/build-session.ts';
+import { buildAgentSession, buildProviders, buildSpeech } from '../pipeline/build-session.ts';
 import { PrefetchedSpeech } from '../pipeline/prefetched-speech.ts';
 import { VoiceAgent } from '../pipeline/voice-agent.ts';
 import { SttAudioMeter } from '../usage/stt-audio-meter.ts';
@@ -106,7 +106,7 @@ export class VoiceCall {
     // Time to greeting is what a caller feels first: synthesise the greeting and join the room while the session
     // is activated, rather than one after the other.
     const greeting = this.#config.greeting
-      ? PrefetchedSpeech.start(providers.tts, this.#config.greeting)
+      ? PrefetchedSpeech.start(buildSpeech(this.#config), this.#config.greeting)
       : undefined;
     const connected = ctx.connect().then(() => setup.mark('connected'));
     // Awaited below; until then a failure must not surface as an unhandled rejection.
@@ -177,7 +177,8 @@ export class VoiceCall {
   }
 
   /**
-   * Plays the prefetched greeting, billed as one speech request. If its synthesis failed or has not produced
+   * Plays the prefetched greeting, billed here as one speech request (its engine is not the session's, so the
+   * session's metrics never count it). If its synthesis failed or has not produced
    * audio in time, the session synthesises it itself (its retries apply, and its metrics bill it).
    */
   async #sayGreeting(session: voice.AgentSession, greeting: PrefetchedSpeech, meter: UsageMeter) {
