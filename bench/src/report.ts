@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { DensityLevel } from './density.ts';
 import type { MachineInfo, Versions } from './lib/machine.ts';
+import type { Summary } from './lib/stats.ts';
 import type { TokenBenchRow } from './token-service.ts';
 import type { SetupResult, VoiceResult } from './voice.ts';
 
@@ -19,7 +20,11 @@ export interface BenchRun {
   note?: string;
   /** Benchmarks that failed (the others still ran). */
   errors?: string[];
-  voice?: Omit<VoiceResult, 'perTurn'> & { perTurn?: VoiceResult['perTurn'] };
+  voice?: Omit<VoiceResult, 'perTurn'> & {
+    perTurn?: VoiceResult['perTurn'];
+    /** One leg of WebRTC audio through livekit-server (bench/src/transport.ts); a turn crosses two. */
+    transportLegMs?: Summary;
+  };
   setup?: SetupResult;
   density?: { levels: DensityLevel[]; stoppedEarly?: string; expectedReplySpanMs: number };
   token?: TokenBenchRow[];
@@ -143,6 +148,13 @@ export function markdown(run: BenchRun, compared: string[]): string {
       `| TTS first byte → first loud frame at the caller (end-of-turn hold, playout, downlink) | ${fmt(t.ttsToEar)} |`,
     );
     out.push(`| Claude requests per turn (>1: preemptive request discarded) | ${fmt(t.llmRequests)} |`);
+    if (v.transportLegMs)
+      out.push(
+        '',
+        `WebRTC floor: one leg of audio through livekit-server on this machine (rtc-node → SFU → rtc-node, tone ` +
+          `onset, ${v.transportLegMs.n} samples) p50 ${v.transportLegMs.p50} ms, p95 ${v.transportLegMs.p95} ms. ` +
+          'Every turn crosses two legs (uplink and downlink above each hold one).',
+      );
     const a = v.agentMetricsP50;
     out.push(
       '',

@@ -9,6 +9,7 @@ import { replyAudioShape, runDensityLevel } from './density.ts';
 import { gitCommit, loadAverage, machineInfo, versions } from './lib/machine.ts';
 import { type BenchRun, comparison, markdown } from './report.ts';
 import { runTokenServiceBench, writeTokenBenchResults } from './token-service.ts';
+import { measureAudioLeg } from './transport.ts';
 import { runSetupBench, runVoiceBench } from './voice.ts';
 
 /**
@@ -93,8 +94,10 @@ try {
         await attempt('voice', async () => {
           run.voice = await runVoiceBench(rig, { turns: Number(values.turns), log });
           run.voice.ttsLeadSilenceMs = Math.round((await replyAudioShape()).leadMs);
+          run.voice.transportLegMs = await measureAudioLeg(rig.stack.info.livekit, { onsets: 20 });
           log(
-            `voice-to-voice p50 ${run.voice.voiceToVoiceMs.p50} ms, p95 ${run.voice.voiceToVoiceMs.p95} ms`,
+            `voice-to-voice p50 ${run.voice.voiceToVoiceMs.p50} ms, p95 ${run.voice.voiceToVoiceMs.p95} ms; ` +
+              `one WebRTC audio leg p50 ${run.voice.transportLegMs.p50} ms`,
           );
         });
       }
