@@ -136,7 +136,9 @@ export async function runDensityLevel(
           const clip = rig.clips[(i + t) % rig.clips.length];
           if (!clip) throw new Error('no clip');
           if (budget() < 15_000) throw new Error('level time budget exhausted');
-          await call.turn(clip);
+          // A turn waits on the caller (speak, then speech, then quiet); a caller whose room went away mid-turn
+          // never resolves, and the level hung past its time budget (10 calls, load ~25). Bound each turn.
+          await withTimeout(call.turn(clip), 75_000, 'turn timed out (75 s)');
         }
       }),
     );
@@ -191,6 +193,14 @@ export async function runDensityLevel(
     await Promise.all(calls.map((c) => c.close()));
     await rig.stop();
   }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function emptyLevel(calls: number, failures: string[], startedAt: number): DensityLevel {
