@@ -7,6 +7,7 @@ import { startMetricsServer } from './metrics/metrics-server.ts';
 import { OBSERVATIONS_URL_ENV } from './metrics/observation-reporter.ts';
 import { AgentMetrics } from './metrics/prometheus.ts';
 import { redactFrameworkLogs } from './pipeline/framework-log-privacy.ts';
+import { canRaisePriority } from './process-priority.ts';
 
 /**
  * Worker entry: `tsx agent/src/main.ts start`. Registers with LiveKit under the configured agent name, so it only
@@ -25,7 +26,12 @@ const metricsServer = await startMetricsServer({
 });
 // Job processes inherit the environment: this is how they find the metrics server.
 process.env[OBSERVATIONS_URL_ENV] = metricsServer.ingestUrl;
-if (config.jobStartNice > 0) {
+if (config.jobStartNice > 0 && !canRaisePriority()) {
+  logger.info(
+    { jobStartNice: config.jobStartNice },
+    'job processes start at normal priority: raising it back for a call needs root or CAP_SYS_NICE',
+  );
+} else if (config.jobStartNice > 0) {
   // Each forked job process lowers its own priority before it imports anything (agents-js forks with our env);
   // job.ts raises it back when the process is given a call. See AGENT_JOB_START_NICE.
   const lower = `--import=data:text/javascript,import{setPriority}from'node:os';try{setPriority(${config.jobStartNice})}catch{}`;

@@ -43,10 +43,11 @@ export const agentEnv = z.object({
    * Nice level (0..19) a job process starts at, until it is given a call. Starting one costs seconds of CPU
    * (imports, TypeScript, the VAD model) and the pool starts a replacement for every call it hands out: at normal
    * priority that work starves the calls in progress on a small host. 0 = off. Raising the priority back needs root
-   * or CAP_SYS_NICE; without it (the image runs as a non-root user) calls keep running at this level and lose the
-   * CPU to anything else on the host. Off by default: its effect on density has not been measured yet.
+   * or CAP_SYS_NICE: without it (the image runs as a non-root user) job processes start at normal priority, since
+   * the call itself would otherwise run niced. Measured on 2 cores (bench setup, 10 calls, two A/B pairs): greeting
+   * p50 1538/1607 ms at 0, 1336/1413 ms at 10.
    */
-  AGENT_JOB_START_NICE: z.coerce.number().int().min(0).max(19).default(0),
+  AGENT_JOB_START_NICE: z.coerce.number().int().min(0).max(19).default(10),
 
   DEEPGRAM_API_KEY: z.string().min(1),
   /** Deepgram base URL (ws:// or wss://). Unset = Deepgram's public API. */
