@@ -1,9 +1,9 @@
 import { initializeLogger } from '@livekit/agents';
-import { loadAgentConfig } from '@voice/core/config/agent';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ProviderStandins, startProviderStandins } from '../../../devstack/src/standins/index.ts';
 import { withUnhandledRejectionsCaptured } from '../../../devstack/src/testing/unhandled-rejections.ts';
 import { buildProviders, SPEECH_REQUEST_RETRIES } from '../../src/pipeline/build-session.ts';
+import { standinAgentConfig } from './standin-agent-config.ts';
 
 // The speech engine the pipeline builds (OpenAISpeech over the OpenAI SDK), driven against the OpenAI
 // stand-in: transient 429/500 answers are retried inside the request, so the reply is still spoken and the
@@ -18,19 +18,7 @@ beforeAll(async () => {
 afterAll(() => standins.stop());
 
 function pipelineTts() {
-  const config = loadAgentConfig({
-    SUPABASE_URL: 'http://127.0.0.1:9',
-    SUPABASE_SERVICE_ROLE_KEY: 'x'.repeat(40),
-    LIVEKIT_URL: 'ws://127.0.0.1:9',
-    LIVEKIT_API_KEY: 'devkey',
-    LIVEKIT_API_SECRET: 'secret',
-    DEEPGRAM_API_KEY: 'k',
-    DEEPGRAM_BASE_URL: standins.deepgramUrl,
-    ANTHROPIC_API_KEY: 'k',
-    ANTHROPIC_BASE_URL: standins.anthropicUrl,
-    OPENAI_API_KEY: 'k',
-    OPENAI_BASE_URL: standins.openaiUrl,
-  });
+  const config = standinAgentConfig(standins);
   return buildProviders(config).tts;
 }
 

@@ -1,10 +1,10 @@
 import { initializeLogger } from '@livekit/agents';
 import { AudioFrame } from '@livekit/rtc-node';
-import { loadAgentConfig } from '@voice/core/config/agent';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type ProviderStandins, startProviderStandins } from '../../../devstack/src/standins/index.ts';
 import { buildProviders } from '../../src/pipeline/build-session.ts';
 import { STT_CHUNK_MS, SttChunker } from '../../src/pipeline/voice-agent.ts';
+import { standinAgentConfig } from './standin-agent-config.ts';
 
 // The pipeline's Deepgram STT (the real plugin, as patched by patches/) against the Deepgram stand-in: the audio
 // goes out in STT_CHUNK_MS messages. Fails if the patch is not applied (the plugin's own 100 ms) or if the patch
@@ -18,19 +18,7 @@ beforeAll(async () => {
 afterAll(() => standins.stop());
 
 it(`sends caller audio to Deepgram in ${STT_CHUNK_MS} ms messages`, async () => {
-  const config = loadAgentConfig({
-    SUPABASE_URL: 'http://127.0.0.1:9',
-    SUPABASE_SERVICE_ROLE_KEY: 'x'.repeat(40),
-    LIVEKIT_URL: 'ws://127.0.0.1:9',
-    LIVEKIT_API_KEY: 'devkey',
-    LIVEKIT_API_SECRET: 'secret',
-    DEEPGRAM_API_KEY: 'k',
-    DEEPGRAM_BASE_URL: standins.deepgramUrl,
-    ANTHROPIC_API_KEY: 'k',
-    ANTHROPIC_BASE_URL: standins.anthropicUrl,
-    OPENAI_API_KEY: 'k',
-    OPENAI_BASE_URL: standins.openaiUrl,
-  });
+  const config = standinAgentConfig(standins);
   const stream = buildProviders(config).stt.stream();
   const chunker = new SttChunker();
   // One second of quiet noise in 10 ms frames at 16 kHz, as the room delivers it.
