@@ -2,7 +2,6 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import {
   AudioFrame,
   AudioSource,
-  AudioStream,
   LocalAudioTrack,
   type RemoteTrack,
   Room,
@@ -12,15 +11,11 @@ import {
   TrackSource,
 } from '@livekit/rtc-node';
 import type { SpeechClip } from '@voice/devstack/standins/fixtures';
-import { type HeardSegment, sleep } from '../../e2e/src/scripted-caller.ts';
+import { AgentSpeech, type HeardSegment, sleep } from '../../e2e/src/agent-speech.ts';
 
 const SAMPLE_RATE = 48_000;
 const FRAME_MS = 10;
 const FRAME_SAMPLES = (SAMPLE_RATE * FRAME_MS) / 1000;
-/** Agent audio louder than this (full-scale RMS) counts as heard (same threshold as the e2e caller). */
-const HEARD_RMS = 0.01;
-/** Quiet longer than this ends a heard segment (pauses inside one reply are shorter). */
-const SEGMENT_GAP_MS = 600;
 
 /**
  * A benchmark caller over real WebRTC, like e2e's ScriptedCaller but with an honest clock for latency:
@@ -35,7 +30,7 @@ const SEGMENT_GAP_MS = 600;
  */
 export class BenchCaller {
   readonly room = new Room();
-  readonly heard: HeardSegment[] = [];
+  readonly #agent = new AgentSpeech();
   readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
   /** 10 ms microphone frames not sent in time (the caller's own event loop was late). */
   micDropouts = 0;
@@ -59,7 +54,7 @@ export class BenchCaller {
     this.room.on(RoomEvent.TrackSubscribed, (track: RemoteTrack) => {
       if (track.kind === TrackKind.KIND_AUDIO && !this.#listening) {
         this.agentTrackAt = Date.now();
-        this.#listening = this.#listen(track);
+        this.#listening = this.#agent.listen(track, SAMPLE_RATE);
       }
     });
     await this.room.connect(url, token, { autoSubscribe: true, dynacast: false });
@@ -71,39 +66,12 @@ export class BenchCaller {
     void this.#pump();
   }
 
-  async #listen(track: RemoteTrack): Promise<void> {
-    const stream = new AudioStream(track, { sampleRate: SAMPLE_RATE, numChannels: 1 });
-    for await (const frame of stream) {
-      let sum = 0;
-      for (const s of frame.data) sum += (s / 32768) ** 2;
-      const rms = Math.sqrt(sum / Math.max(1, frame.data.length));
-      if (rms <= HEARD_RMS) continue;
-      const now = Date.now();
-      const last = this.heard.at(-1);
-      if (last && now - last.lastLoudAt < SEGMENT_GAP_MS) last.lastLoudAt = now;
-      else this.heard.push({ startedAt: now, lastLoudAt: now });
-    }
+  waitForSpeech(afterMs: number, timeoutMs?: number): Promise<HeardSegment> {
+    return this.#agent.waitForSpeech(afterMs, timeoutMs);
   }
 
-  async waitForSpeech(afterMs: number, timeoutMs = 20_000): Promise<HeardSegment> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const seg = this.heard.find((s) => s.startedAt > afterMs);
-      if (seg) return seg;
-      if (Date.now() > deadline)
-        throw new Error(`no agent speech heard after ${new Date(afterMs).toISOString()}`);
-      await sleep(20);
-    }
-  }
-
-  async waitForQuiet(quietMs = 1_000, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const last = this.heard.at(-1);
-      if (!last || Date.now() - last.lastLoudAt >= quietMs) return;
-      if (Date.now() > deadline) throw new Error('agent kept talking');
-      await sleep(50);
-    }
+  waitForQuiet(quietMs?: number, timeoutMs?: number): Promise<void> {
+    return this.#agent.waitForQuiet(quietMs, timeoutMs);
   }
 
   /** Speaks a clip in real time; resolves after the clip (with its trailing silence) with the end-of-speech time. */

@@ -12,8 +12,8 @@ import {
 } from '@voice/devstack/standins/index';
 import { createTestUser, serviceClient } from '@voice/devstack/testing/users';
 import { startTokenServiceProcess, type TokenServiceProcess } from '@voice/token-service/devstack-service';
+import { sleep } from '../../e2e/src/agent-speech.ts';
 import { type RunningAgentWorker, startAgentWorker } from '../../e2e/src/agent-worker.ts';
-import { sleep } from '../../e2e/src/scripted-caller.ts';
 import { BenchCaller } from './bench-caller.ts';
 
 /**

@@ -1,7 +1,7 @@
 import type { RunningStack } from '@voice/devstack/stack';
 import { synthesizeSpeech } from '@voice/devstack/standins/espeak';
 import { frameRms } from '@voice/devstack/standins/speech-detector';
-import { sleep } from '../../e2e/src/scripted-caller.ts';
+import { sleep } from '../../e2e/src/agent-speech.ts';
 import { BenchCall, benchStandinScripts, benchUsers, REPLY, startRig } from './call-rig.ts';
 import { loadAverage } from './lib/machine.ts';
 import { startWindow, type TreeWindow } from './lib/process-usage.ts';

@@ -12,10 +12,9 @@ import {
 } from '@livekit/rtc-node';
 import type { StackInfo } from '@voice/devstack/stack-info';
 import { AccessToken } from 'livekit-server-sdk';
+import { frameRms, HEARD_RMS } from '../../e2e/src/agent-speech.ts';
 import { type Summary, summarize } from './lib/stats.ts';
 
-/** Same threshold the bench caller uses for "heard". */
-const LOUD_RMS = 0.01;
 const SOURCE_RATE = 24_000;
 const FRAME_MS = 10;
 
@@ -44,7 +43,7 @@ export async function measureAudioLeg(
     if (track.kind !== TrackKind.KIND_AUDIO || reading) return;
     reading = (async () => {
       for await (const frame of new AudioStream(track, { sampleRate: 48_000, numChannels: 1 })) {
-        if (toneLeftAt && rms(frame) > LOUD_RMS) {
+        if (toneLeftAt && frameRms(frame) > HEARD_RMS) {
           latencies.push(Date.now() - toneLeftAt);
           toneLeftAt = 0;
         }
@@ -80,10 +79,4 @@ export async function measureAudioLeg(
     await publisher.disconnect();
     await subscriber.disconnect();
   }
-}
-
-function rms(frame: AudioFrame): number {
-  let sum = 0;
-  for (const s of frame.data) sum += (s / 32_768) ** 2;
-  return Math.sqrt(sum / Math.max(1, frame.data.length));
 }

@@ -1,5 +1,5 @@
 import type { ProviderStandins } from '@voice/devstack/standins/index';
-import { sleep } from '../../e2e/src/scripted-caller.ts';
+import { sleep } from '../../e2e/src/agent-speech.ts';
 import {
   type AgentTurnMetrics,
   agentTurnMetrics,

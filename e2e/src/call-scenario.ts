@@ -3,7 +3,7 @@ import type { MessagesRequest } from '@voice/devstack/standins/anthropic-request
 import { type SpeechClip, speechClip, transcriptByDuration } from '@voice/devstack/standins/fixtures';
 import type { ProviderStandins } from '@voice/devstack/standins/index';
 import { serviceClient } from '@voice/devstack/testing/users';
-import { sleep } from './scripted-caller.ts';
+import { sleep } from './agent-speech.ts';
 
 /** A scripted conversation: what the caller says (as speech clips) and what Claude (the stand-in) answers. */
 export interface Dialogue {

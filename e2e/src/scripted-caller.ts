@@ -1,7 +1,6 @@
 import {
   AudioFrame,
   AudioSource,
-  AudioStream,
   LocalAudioTrack,
   type RemoteTrack,
   Room,
@@ -11,17 +10,10 @@ import {
   TrackSource,
 } from '@livekit/rtc-node';
 
+import { AgentSpeech, type HeardSegment, sleep } from './agent-speech.ts';
+
 const SAMPLE_RATE = 48_000;
 const FRAME_MS = 10;
-/** Agent audio louder than this (full-scale RMS) counts as speech heard. */
-const HEARD_RMS = 0.01;
-
-export interface HeardSegment {
-  /** Epoch ms of the first loud frame. */
-  startedAt: number;
-  /** Epoch ms of the last loud frame (updated while it lasts). */
-  lastLoudAt: number;
-}
 
 /**
  * A caller over real WebRTC (@livekit/rtc-node): publishes a microphone track fed from speech clips in real
@@ -29,13 +21,14 @@ export interface HeardSegment {
  */
 export class ScriptedCaller {
   readonly room = new Room();
-  readonly heard: HeardSegment[] = [];
+  readonly #agent = new AgentSpeech();
   #source = new AudioSource(SAMPLE_RATE, 1);
   #listening: Promise<void> | undefined;
 
   async join(url: string, token: string): Promise<void> {
     this.room.on(RoomEvent.TrackSubscribed, (track: RemoteTrack) => {
-      if (track.kind === TrackKind.KIND_AUDIO && !this.#listening) this.#listening = this.#listen(track);
+      if (track.kind === TrackKind.KIND_AUDIO && !this.#listening)
+        this.#listening = this.#agent.listen(track, SAMPLE_RATE);
     });
     await this.room.connect(url, token, { autoSubscribe: true, dynacast: false });
     const track = LocalAudioTrack.createAudioTrack('microphone', this.#source);
@@ -46,42 +39,14 @@ export class ScriptedCaller {
     void this.#pump();
   }
 
-  async #listen(track: RemoteTrack): Promise<void> {
-    const stream = new AudioStream(track, { sampleRate: SAMPLE_RATE, numChannels: 1 });
-    for await (const frame of stream) {
-      let sum = 0;
-      for (const s of frame.data) sum += (s / 32768) ** 2;
-      const rms = Math.sqrt(sum / Math.max(1, frame.data.length));
-      if (rms <= HEARD_RMS) continue;
-      const now = Date.now();
-      const last = this.heard.at(-1);
-      // A gap over 600 ms of quiet starts a new segment (sentences within a reply pause less).
-      if (last && now - last.lastLoudAt < 600) last.lastLoudAt = now;
-      else this.heard.push({ startedAt: now, lastLoudAt: now });
-    }
-  }
-
   /** Resolves with the first segment of agent speech that starts after `afterMs` (epoch). */
-  async waitForSpeech(afterMs: number, timeoutMs = 20_000): Promise<HeardSegment> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const seg = this.heard.find((s) => s.startedAt > afterMs);
-      if (seg) return seg;
-      if (Date.now() > deadline)
-        throw new Error(`no agent speech heard after ${new Date(afterMs).toISOString()}`);
-      await sleep(20);
-    }
+  waitForSpeech(afterMs: number, timeoutMs?: number): Promise<HeardSegment> {
+    return this.#agent.waitForSpeech(afterMs, timeoutMs);
   }
 
   /** Resolves once the agent has been quiet for `quietMs`. */
-  async waitForQuiet(quietMs = 1_000, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const last = this.heard.at(-1);
-      if (!last || Date.now() - last.lastLoudAt >= quietMs) return;
-      if (Date.now() > deadline) throw new Error('agent kept talking');
-      await sleep(50);
-    }
+  waitForQuiet(quietMs?: number, timeoutMs?: number): Promise<void> {
+    return this.#agent.waitForQuiet(quietMs, timeoutMs);
   }
 
   /**
@@ -158,8 +123,4 @@ function resample(input: Int16Array, from: number, to: number): Int16Array {
     out[i] = Math.round((input[i0] ?? 0) * (1 - frac) + (input[i1] ?? 0) * frac);
   }
   return out;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

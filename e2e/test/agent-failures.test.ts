@@ -4,6 +4,7 @@ import { testStack } from '@voice/devstack/testing/stack';
 import { createTestUser, serviceClient } from '@voice/devstack/testing/users';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PHRASES } from '../../agent/src/session/phrases.ts';
+import { sleep } from '../src/agent-speech.ts';
 import { type RunningAgentWorker, startAgentWorker } from '../src/agent-worker.ts';
 import {
   conversationMessages,
@@ -12,7 +13,7 @@ import {
   report,
   waitFor,
 } from '../src/call-scenario.ts';
-import { ScriptedCaller, sleep } from '../src/scripted-caller.ts';
+import { ScriptedCaller } from '../src/scripted-caller.ts';
 import { type E2eTokenService, startTokenService } from '../src/token-service.ts';
 
 // How a call behaves when things go wrong, over the same real pieces as agent-call.test.ts: barge-in, the
