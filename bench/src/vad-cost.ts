@@ -7,7 +7,7 @@ import { QUESTIONS } from './call-rig.ts';
 /**
  * CPU cost of the agent's voice activity detection (Silero via onnxruntime, what every call runs on every
  * 10 ms of caller audio), per second of audio, at the VAD's 16 kHz default and at 8 kHz. Frames are fed as fast
- * as the VAD consumes them, at 16 kHz as the agent's room input now delivers them (pipeline/call-session.ts) and at
+ * as the VAD consumes them, at 16 kHz as the agent's room input now delivers them (CALLER_AUDIO_INPUT in agent/src/pipeline/build-session.ts) and at
  * 48 kHz (the VAD then resamples over the FFI, as it did before).
  *
  *   npx tsx bench/src/vad-cost.ts [--seconds 60]

@@ -12,7 +12,12 @@ import {
 } from '../persistence/message-rows.ts';
 import { upsertMessage } from '../persistence/supabase-writes.ts';
 import { errorMessage, WriteQueue } from '../persistence/write-queue.ts';
-import { buildAgentSession, buildProviders, buildSpeech } from '../pipeline/build-session.ts';
+import {
+  buildAgentSession,
+  buildProviders,
+  buildSpeech,
+  CALLER_AUDIO_INPUT,
+} from '../pipeline/build-session.ts';
 import { PrefetchedSpeech } from '../pipeline/prefetched-speech.ts';
 import { VoiceAgent } from '../pipeline/voice-agent.ts';
 import { SttAudioMeter } from '../usage/stt-audio-meter.ts';
@@ -160,7 +165,7 @@ export class VoiceCall {
     this.#session = session;
     this.#wireSessionEvents(session, meter);
 
-    await session.start({ agent, room: ctx.room });
+    await session.start({ agent, room: ctx.room, inputOptions: CALLER_AUDIO_INPUT });
     setup.mark('session');
     recorder.startCheckpoints(this.#config.usageCheckpointSeconds);
     this.#startTimers(session);
