@@ -3,9 +3,11 @@ import { DatabaseUnavailableError } from './errors.ts';
 import { createRestRpc, type RestRpc } from './postgrest-rpc.ts';
 
 /**
- * The service's only way to the database: PostgREST with the service role key, each call bounded by a timeout so a
- * hung database turns into a quick 503 instead of piling up requests.
+ * The service's way to the database. Default: PostgREST with the service role key (this file); with
+ * TOKEN_DATABASE_URL, a direct Postgres pool (postgres-database.ts). Either way each call is bounded by a timeout,
+ * so a hung database turns into a quick 503 instead of piling up requests.
  */
+
 /** The service-role client from core (typed through core so this workspace needs no direct supabase-js dependency). */
 export type ServiceClient = ReturnType<typeof createServiceClient>;
 
