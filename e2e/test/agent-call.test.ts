@@ -176,6 +176,9 @@ describe('a voice call end to end', () => {
     // No transcript or reply text in the agent's logs (the framework's lk.pii.* fields are stripped).
     const log = worker.log();
     for (const text of [...QUESTIONS, ...ANSWERS]) expect(log).not.toContain(text);
+    // The greeting played from the audio synthesised while the job joined (not the slower fallback).
+    expect(log).toContain('"msg":"call started"');
+    expect(log).not.toContain('greeting not synthesised ahead');
   }, 120_000);
 
   it('leaves a job without valid dispatch metadata politely and marks nothing', async () => {
