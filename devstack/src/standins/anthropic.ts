@@ -199,7 +199,7 @@ export async function startAnthropicStandin(
     if (!stream) {
       const generationMs =
         profile.llmTokensPerSecond > 0 ? (reply.outputTokens / profile.llmTokensPerSecond) * 1000 : 0;
-      await sleep(profile.llmTtftMs + generationMs, abort.signal);
+      await sleep(receivedAt.getTime() + profile.llmTtftMs + generationMs - Date.now(), abort.signal);
       if (abort.signal.aborted) return;
       rec.firstTokenMs = Date.now() - receivedAt.getTime();
       rec.completed = true;
@@ -220,7 +220,9 @@ export async function startAnthropicStandin(
       );
     }
 
-    await sleep(profile.llmTtftMs, abort.signal);
+    // Counted from the request's arrival (as the TTS stand-in does), so reading and checking the request does not
+    // add to the profile's time to first token.
+    await sleep(receivedAt.getTime() + profile.llmTtftMs - Date.now(), abort.signal);
     if (abort.signal.aborted) return;
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
