@@ -7,6 +7,7 @@ import {
   DEFAULT_API_CONNECT_OPTIONS,
   llm,
 } from '@livekit/agents';
+import { providerFetch } from '../pipeline/provider-http.ts';
 import { toAnthropicPrompt, toAnthropicToolChoice, toAnthropicTools } from './chat-context-mapping.ts';
 
 export interface ClaudeLLMOptions {
@@ -49,7 +50,13 @@ export class ClaudeLLM extends llm.LLM {
     };
     this.#client =
       options.client ??
-      new Anthropic({ apiKey: options.apiKey, baseURL: options.baseURL ?? null, maxRetries: 0 });
+      new Anthropic({
+        apiKey: options.apiKey,
+        baseURL: options.baseURL ?? null,
+        maxRetries: 0,
+        // Keeps the connection open between turns (see PROVIDER_KEEP_ALIVE_MS).
+        fetch: providerFetch,
+      });
   }
 
   label(): string {

@@ -4,6 +4,7 @@ import type { AgentConfig } from '@voice/core/config/agent';
 import OpenAI from 'openai';
 import { ClaudeLLM } from '../llm/claude-llm.ts';
 import { OpenAISpeech } from './openai-speech.ts';
+import { providerFetch } from './provider-http.ts';
 
 export interface PipelineParts {
   stt: deepgram.STT;
@@ -68,6 +69,8 @@ function createSpeechClient(config: AgentConfig): OpenAI {
     apiKey: config.openai.apiKey,
     ...(config.openai.baseUrl ? { baseURL: config.openai.baseUrl } : {}),
     maxRetries: SPEECH_REQUEST_RETRIES,
+    // Keeps the connection open between turns (see PROVIDER_KEEP_ALIVE_MS).
+    fetch: providerFetch,
     // A sentence of speech starts within a second or two; a hung request must not hold the turn for minutes.
     timeout: 15_000,
   });

@@ -9,11 +9,32 @@ export interface ListeningServer {
 }
 
 /**
+ * How long the stand-ins keep an idle client connection open: what the real APIs do (api.anthropic.com,
+ * api.openai.com and api.deepgram.com sit behind Cloudflare, whose HTTP/1.1 keep-alive for clients is 400 s).
+ * Node's default (5 s) would close the agent's connection between two turns, which the real services do not.
+ * No `Keep-Alive: timeout=` hint is sent either (see {@link listenOnFreePort}).
+ */
+export const STANDIN_KEEP_ALIVE_MS = 400_000;
+
+/**
+ * Answers `Connection: keep-alive` without Node's `Keep-Alive: timeout=` hint. Whether the real APIs send such a
+ * hint was not checked from here, and a client that waits for one keeps its own idle timeout (undici: 4 s, shorter
+ * than the pause between two turns of a call); so the stand-ins give none, and a client that reuses connections
+ * only thanks to the hint is caught here rather than in production.
+ */
+function withoutKeepAliveHint(_req: IncomingMessage, res: ServerResponse): void {
+  // Node adds the hint only when the response sets no Connection header itself.
+  res.setHeader('Connection', 'keep-alive');
+}
+
+/**
  * Listens on port 0 of `host` and tracks sockets, so stop() ends keep-alive connections and half-finished
  * streams instead of hanging until clients give up (http.Server#close waits for them).
  */
 export async function listenOnFreePort(server: Server, host: string): Promise<ListeningServer> {
   const sockets = new Set<Socket>();
+  server.keepAliveTimeout = STANDIN_KEEP_ALIVE_MS;
+  server.prependListener('request', withoutKeepAliveHint);
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
