@@ -54,7 +54,10 @@ export interface VoiceResult {
   replySpanMs: Summary;
   /** Turns that got no reply (the run goes on; three in a row end it). */
   failures?: string[];
-  /** Silence at the start of the reply's TTS audio itself (inside ttsToEar, not pipeline latency). */
+  /**
+   * Silence at the start of the stand-in's reply audio (RMS frames of 10 ms). Since OpenAISpeech trims inaudible
+   * lead-in samples, the agent no longer plays it; recorded to compare with runs before that.
+   */
   ttsLeadSilenceMs?: number;
   /** The caller's own health: microphone frames it could not send in time, its event-loop delay p99. */
   caller?: { micDropouts: number; loopDelayP99Ms: number };

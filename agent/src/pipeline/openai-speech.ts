@@ -10,6 +10,15 @@ export const SPEECH_SAMPLE_RATE = 24_000;
  */
 export const SPEECH_FRAME_SAMPLES = 1_200;
 
+/**
+ * Samples quieter than this at the start of a sentence's audio are not played: -60 dBFS is inaudible, and every
+ * millisecond of lead-in silence is a millisecond the caller waits for the reply to start. The stand-in's speech
+ * starts with 10 ms of digital silence; what the real API's lead-in is was not measured here.
+ */
+export const LEAD_SILENCE_THRESHOLD = 33;
+/** Never trim more than this: audio that stays silent longer is passed on as it is. */
+export const LEAD_SILENCE_MAX_MS = 250;
+
 export interface OpenAISpeechOptions {
   client: OpenAI;
   model: string;
@@ -101,6 +110,7 @@ class SpeechRequest extends tts.ChunkedStream {
       throw toFrameworkError(error);
     }
 
+    const leadIn = new LeadingSilenceTrimmer(SPEECH_SAMPLE_RATE);
     const frames = new PcmFramer(SPEECH_SAMPLE_RATE, SPEECH_FRAME_SAMPLES);
     // One frame is held back so the last one can be marked final (the audio output waits for that mark).
     let held: AudioFrame | undefined;
@@ -110,7 +120,7 @@ class SpeechRequest extends tts.ChunkedStream {
     };
     try {
       for await (const chunk of body) {
-        for (const frame of frames.push(chunk)) pass(frame);
+        for (const frame of frames.push(leadIn.push(chunk))) pass(frame);
       }
     } catch (error) {
       if (signal.aborted) return;
@@ -181,5 +191,43 @@ export class PcmFramer {
     const samples = new Int16Array(bytes.length / 2);
     new Uint8Array(samples.buffer).set(bytes);
     return new AudioFrame(samples, this.#sampleRate, 1, samples.length);
+  }
+}
+
+/**
+ * Drops the inaudible samples (below {@link LEAD_SILENCE_THRESHOLD}) a stream of PCM s16le bytes starts with, up
+ * to {@link LEAD_SILENCE_MAX_MS}; from the first audible sample on, every byte passes unchanged. Chunk boundaries
+ * are arbitrary, odd ones included.
+ */
+export class LeadingSilenceTrimmer {
+  readonly #maxBytes: number;
+  #droppedBytes = 0;
+  #trimming = true;
+  /** A chunk that ended in the middle of a sample, while still trimming. */
+  #oddByte: Uint8Array | undefined;
+
+  constructor(sampleRate: number, maxMs = LEAD_SILENCE_MAX_MS) {
+    this.#maxBytes = Math.floor((sampleRate * maxMs) / 1000) * 2;
+  }
+
+  /** The part of `chunk` to play (a view of it, or of a copy when a sample straddled two chunks). */
+  push(chunk: Uint8Array): Uint8Array {
+    if (!this.#trimming) return chunk;
+    const bytes = this.#oddByte ? Buffer.concat([this.#oddByte, chunk]) : chunk;
+    this.#oddByte = undefined;
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    let offset = 0;
+    for (; offset + 1 < bytes.length; offset += 2) {
+      if (this.#droppedBytes + offset >= this.#maxBytes) break;
+      if (Math.abs(view.getInt16(offset, true)) >= LEAD_SILENCE_THRESHOLD) break;
+    }
+    const audibleAt = offset + 1 < bytes.length ? offset : undefined;
+    this.#droppedBytes += offset;
+    if (audibleAt !== undefined) {
+      this.#trimming = false;
+      return bytes.subarray(audibleAt);
+    }
+    if (offset < bytes.length) this.#oddByte = bytes.slice(offset);
+    return new Uint8Array(0);
   }
 }

@@ -6,6 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ProviderStandins, startProviderStandins } from '../../../devstack/src/standins/index.ts';
 import { withUnhandledRejectionsCaptured } from '../../../devstack/src/testing/unhandled-rejections.ts';
 import {
+  LEAD_SILENCE_MAX_MS,
+  LEAD_SILENCE_THRESHOLD,
+  LeadingSilenceTrimmer,
   OpenAISpeech,
   PcmFramer,
   SPEECH_FRAME_SAMPLES,
@@ -58,16 +61,75 @@ describe('PcmFramer', () => {
   });
 });
 
+/**
+ * The same sentence fetched from the stand-in without OpenAISpeech: its samples from the first audible one on
+ * (what should be played) and how many came before it.
+ */
+async function rawSpeech(text: string): Promise<{ audible: number[]; trimmed: number }> {
+  const response = await new OpenAI({ apiKey: 'k', baseURL: standins.openaiUrl }).audio.speech.create({
+    input: text,
+    model: 'tts-1',
+    voice: 'alloy',
+    response_format: 'pcm',
+  });
+  const raw = new Int16Array(await response.arrayBuffer());
+  const trimmed = raw.findIndex((s) => Math.abs(s) >= LEAD_SILENCE_THRESHOLD);
+  return { audible: [...raw.subarray(trimmed)], trimmed };
+}
+
+/** Feeds `bytes` to a trimmer in chunks of `size` bytes; returns every sample it passed on. */
+function trimInChunks(bytes: Uint8Array, size: number, maxMs?: number): number[] {
+  const trimmer = new LeadingSilenceTrimmer(24_000, maxMs);
+  const out: number[] = [];
+  for (let o = 0; o < bytes.length; o += size) out.push(...trimmer.push(bytes.subarray(o, o + size)));
+  const even = out.length - (out.length % 2);
+  return [...new Int16Array(Uint8Array.from(out.slice(0, even)).buffer)];
+}
+
+describe('LeadingSilenceTrimmer', () => {
+  const quiet = LEAD_SILENCE_THRESHOLD - 1;
+  // 120 inaudible samples (zeros and near-zero noise), then speech that itself has quiet stretches.
+  const samples = Int16Array.from([
+    ...Array.from({ length: 120 }, (_, i) => (i % 3 === 0 ? 0 : i % 2 ? quiet : -quiet)),
+    LEAD_SILENCE_THRESHOLD,
+    900,
+    0,
+    0,
+    -quiet,
+    -1_500,
+  ]);
+  const bytes = new Uint8Array(samples.buffer);
+
+  it('drops the inaudible lead-in and passes every sample from the first audible one on, whatever the chunking', () => {
+    const expected = [...samples.subarray(120)];
+    for (const size of [1, 3, 7, 64, 241, bytes.length]) expect(trimInChunks(bytes, size)).toEqual(expected);
+  });
+
+  it('trims at most LEAD_SILENCE_MAX_MS, so audio that stays silent is still played', () => {
+    const silent = new Uint8Array(24 * 2 * (LEAD_SILENCE_MAX_MS + 100)); // 100 ms more than the cap, all zeros
+    const passed = trimInChunks(silent, 1_001);
+    expect(passed).toHaveLength(24 * 100);
+    expect(passed.every((s) => s === 0)).toBe(true);
+  });
+
+  it('passes audio that starts loud untouched', () => {
+    const loud = new Uint8Array(Int16Array.from([5_000, 0, 0, -5_000]).buffer);
+    expect(trimInChunks(loud, 4)).toEqual([5_000, 0, 0, -5_000]);
+  });
+});
+
 describe('OpenAISpeech against the OpenAI stand-in', () => {
-  it('returns all of the audio, in 50 ms frames, the last one marked final', async () => {
+  it('returns the audio from its first audible sample on, in 50 ms frames, the last one marked final', async () => {
     standins.reset();
+    const text = 'The weather on the moon is very dry.';
     const chunks = [];
-    for await (const audio of speech().synthesize('The weather on the moon is very dry.')) chunks.push(audio);
-    const seconds = chunks.reduce((s, c) => s + c.frame.samplesPerChannel / c.frame.sampleRate, 0);
+    for await (const audio of speech().synthesize(text)) chunks.push(audio);
     const [request] = standins.recorded.tts;
     expect(request?.status).toBe(200);
     expect(request?.responseFormat).toBe('pcm');
-    expect(seconds).toBeCloseTo(request?.audioSeconds ?? -1, 3);
+    const { audible, trimmed } = await rawSpeech(text);
+    expect(trimmed).toBeGreaterThan(0); // the stand-in's speech starts with silence: something was trimmed
+    expect(chunks.flatMap((c) => [...c.frame.data])).toEqual(audible);
     expect(chunks.slice(0, -1).every((c) => c.frame.samplesPerChannel === SPEECH_FRAME_SAMPLES)).toBe(true);
     expect(chunks.map((c) => c.final)).toEqual([...chunks.slice(1).map(() => false), true]);
     expect(chunks.every((c) => c.frame.sampleRate === SPEECH_SAMPLE_RATE)).toBe(true);
@@ -104,13 +166,13 @@ describe('OpenAISpeech against the OpenAI stand-in', () => {
 describe('PrefetchedSpeech', () => {
   it('hands out the whole synthesised audio as a stream, playable before or after synthesis ends', async () => {
     standins.reset();
-    const prefetched = PrefetchedSpeech.start(speech(), 'Hello there, I am listening.');
+    const text = 'Hello there, I am listening.';
+    const prefetched = PrefetchedSpeech.start(speech(), text);
     const audio = await prefetched.audio(15_000);
     expect(audio).toBeDefined();
     const frames = await collect(audio as ReadableStream<AudioFrame>);
     await prefetched.settled();
-    const seconds = frames.reduce((s, f) => s + f.samplesPerChannel / f.sampleRate, 0);
-    expect(seconds).toBeCloseTo(standins.recorded.tts[0]?.audioSeconds ?? -1, 3);
+    expect(frames.flatMap((f) => [...f.data])).toEqual((await rawSpeech(text)).audible);
     expect(prefetched.failure).toBeUndefined();
   });
 
