@@ -12,12 +12,28 @@ export interface Dialogue {
   clips: SpeechClip[];
 }
 
+/**
+ * The STT stand-in recognises a question by how long it is spoken (transcriptByDuration). On a loaded machine the
+ * length it measures moves by tens of milliseconds, so two questions closer than this could be mixed up.
+ */
+export const MIN_SPOKEN_LENGTH_GAP_SECONDS = 0.3;
+
 export async function prepareDialogue(
   standins: ProviderStandins,
   questions: string[],
   answers: string[],
 ): Promise<Dialogue> {
   const clips = await Promise.all(questions.map((q) => speechClip(q, { sampleRate: 48_000 })));
+  for (const [i, a] of clips.entries()) {
+    for (const b of clips.slice(i + 1)) {
+      if (Math.abs(a.speechSeconds - b.speechSeconds) < MIN_SPOKEN_LENGTH_GAP_SECONDS) {
+        throw new Error(
+          `"${a.text}" (${a.speechSeconds.toFixed(2)} s) and "${b.text}" (${b.speechSeconds.toFixed(2)} s) are ` +
+            `spoken for nearly the same time: the STT stand-in could mix them up; make one of them longer`,
+        );
+      }
+    }
+  }
   standins.configure({
     sttScript: transcriptByDuration(clips),
     llmScript: (request) => answerFor(request, questions, answers),

@@ -161,9 +161,12 @@ describe('when things go wrong during a call', () => {
   }, 240_000);
 
   it('Claude overloaded (529) past its retries: the caller hears an apology and the next turn works', async () => {
+    // The STT stand-in tells questions apart by how long they are spoken: these differ by ~1 s (France 1.54 s,
+    // Italy 2.58 s). "What is the capital of Italy?" (1.40 s) was 140 ms from France, and a loaded machine's
+    // timing jitter sometimes matched the wrong one.
     const dialogue = await prepareDialogue(
       standins,
-      ['What is the capital of France?', 'What is the capital of Italy?'],
+      ['What is the capital of France?', 'And which city is the capital of Italy, please?'],
       ['Paris.', 'Rome is the capital of Italy.'],
     );
     const { grant, caller } = await startCall();
