@@ -1,4 +1,11 @@
-import { APIConnectionError, type APIConnectOptions, APIStatusError, shortuuid, tts } from '@livekit/agents';
+import {
+  APIConnectionError,
+  type APIConnectOptions,
+  APIStatusError,
+  shortuuid,
+  tokenize,
+  tts,
+} from '@livekit/agents';
 import { AudioFrame } from '@livekit/rtc-node';
 import OpenAI from 'openai';
 
@@ -19,6 +26,24 @@ export const LEAD_SILENCE_THRESHOLD = 33;
 /** Never trim more than this: audio that stays silent longer is passed on as it is. */
 export const LEAD_SILENCE_MAX_MS = 250;
 
+/**
+ * How a reply's text is cut into speech requests (one per sentence, or a few short sentences together).
+ *
+ * The framework's default (the basic tokenizer with a 20-character minimum) joins a short first sentence ("Sure.")
+ * to the next one, so the reply's first sound waited until Claude had written the second sentence as well.
+ * Measured with tokens at 50/s (Claude's streaming rate is of that order): the first speech request went out
+ * 324 ms after the first token for "Sure. That is a good question and the answer depends on the details.", and
+ * 25 ms with this tokenizer. The first sentence now goes alone however short; later short sentences are still
+ * joined up to 20 characters, as before (fewer requests, each with its own time to first byte).
+ */
+export function replySentenceTokenizer(): tokenize.SentenceTokenizer {
+  return new tokenize.basic.SentenceTokenizer({
+    minSentenceLength: 1,
+    minTokenLength: 20,
+    firstTokenLength: 1,
+  });
+}
+
 export interface OpenAISpeechOptions {
   client: OpenAI;
   model: string;
@@ -35,14 +60,30 @@ export interface OpenAISpeechOptions {
  * framework's AudioByteStream, which copies byte by byte (measured 16–110 ms of blocked event loop for a 3 s
  * sentence); and it sends the request once, outside the framework's retry loop. Here audio plays as it streams
  * in, frames are cut with plain buffer copies, and each attempt is its own request.
+ *
+ * The API takes whole texts, so a reply streaming in from Claude is cut into sentences first: `stream()` is the
+ * framework's StreamAdapter with {@link replySentenceTokenizer}. It reports itself as streaming so the session uses
+ * that stream instead of wrapping the engine in its own adapter with the default tokenizer.
  */
 export class OpenAISpeech extends tts.TTS {
   override label = 'openai.Speech';
+  /**
+   * Each sentence is one HTTP request; `capabilities.streaming` is true only because `stream()` cuts sentences
+   * itself. The usage meter bills the per-request reports (see UsageModels.ttsStreams).
+   */
+  readonly streamsNatively = false;
   readonly #opts: OpenAISpeechOptions;
+  readonly #sentences: tts.StreamAdapter;
 
   constructor(opts: OpenAISpeechOptions) {
-    super(SPEECH_SAMPLE_RATE, 1, { streaming: false });
+    super(SPEECH_SAMPLE_RATE, 1, { streaming: true });
     this.#opts = opts;
+    // The adapter's streams are bound to this engine: their metrics and errors are emitted here, as they were
+    // when the session wrapped the engine itself.
+    this.#sentences = new tts.StreamAdapter(this, replySentenceTokenizer());
+    // The adapter re-emits this engine's errors on itself, where nobody listens; an 'error' event without a
+    // listener throws, and would throw inside this engine's own emit. Errors are read here, on the engine.
+    this.#sentences.on('error', () => undefined);
   }
 
   override get model(): string {
@@ -65,8 +106,8 @@ export class OpenAISpeech extends tts.TTS {
     return new SpeechRequest(this, text, this.#opts, connOptions, abortSignal);
   }
 
-  override stream(): tts.SynthesizeStream {
-    throw new Error('OpenAI speech is synthesised per sentence; the session wraps it in a StreamAdapter');
+  override stream(options?: { connOptions?: APIConnectOptions }): tts.SynthesizeStream {
+    return this.#sentences.stream(options);
   }
 
   override async close(): Promise<void> {}

@@ -144,7 +144,7 @@ export class VoiceCall {
       stt: this.#config.deepgram.model,
       llm: this.#config.anthropic.model,
       tts: this.#config.openai.ttsModel,
-      ttsStreams: providers.tts.capabilities.streaming,
+      ttsStreams: providers.tts.streamsNatively,
     });
     this.#meter = meter;
     const recorder = new UsageRecorder({

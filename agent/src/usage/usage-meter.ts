@@ -6,9 +6,9 @@ export interface UsageModels {
   llm: string;
   tts: string;
   /**
-   * Whether the TTS streams natively. A non-streaming TTS (OpenAISpeech) runs behind the framework's StreamAdapter,
-   * which reports every segment twice: once per HTTP request (`streamed: false`) and once for the adapter's
-   * stream (`streamed: true`). Only one of the two may be counted.
+   * Whether the TTS streams natively. A TTS that synthesises whole texts (OpenAISpeech) runs behind the framework's
+   * StreamAdapter, which reports every segment twice: once per HTTP request (`streamed: false`) and once for the
+   * adapter's stream (`streamed: true`). Only one of the two may be counted.
    */
   ttsStreams: boolean;
 }

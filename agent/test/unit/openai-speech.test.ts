@@ -1,5 +1,6 @@
 import type { ReadableStream } from 'node:stream/web';
-import { initializeLogger } from '@livekit/agents';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { initializeLogger, tts } from '@livekit/agents';
 import type { AudioFrame } from '@livekit/rtc-node';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -160,6 +161,40 @@ describe('OpenAISpeech against the OpenAI stand-in', () => {
     });
     expect(frames).toBe(0);
     expect(errors.map((e) => [e.error.statusCode, e.recoverable])).toEqual([[500, false]]);
+  });
+});
+
+describe('OpenAISpeech.stream: a reply streaming in from Claude, cut into speech requests', () => {
+  const reply = 'Sure. That is a good question and it depends. Ok? Ask me.'.split(/(?= )/);
+
+  it('sends a short first sentence alone, before the rest of the reply has arrived', async () => {
+    standins.reset();
+    const engine = speech();
+    const reports: Array<{ streamed: boolean; charactersCount: number }> = [];
+    engine.on('metrics_collected', (m) => reports.push(m));
+    const stream = engine.stream();
+    let frames = 0;
+    const drained = (async () => {
+      for await (const audio of stream) if (audio !== tts.SynthesizeStream.END_OF_STREAM) frames++;
+    })();
+    stream.pushText(reply[0] ?? '');
+    stream.pushText(reply[1] ?? '');
+    // Claude has written "Sure. That" and nothing more: "Sure." must already be on its way to the speech API.
+    const deadline = Date.now() + 5_000;
+    while (standins.recorded.tts.length === 0 && Date.now() < deadline) await sleep(10);
+    expect(standins.recorded.tts.map((r) => r.input)).toEqual(['Sure.']);
+    for (const piece of reply.slice(2)) stream.pushText(piece);
+    stream.endInput();
+    await drained;
+    // Later short sentences are still joined, up to 20 characters, rather than sent one by one.
+    expect(standins.recorded.tts.map((r) => r.input)).toEqual([
+      'Sure.',
+      'That is a good question and it depends.',
+      'Ok? Ask me.',
+    ]);
+    expect(frames).toBeGreaterThan(0);
+    // One report per HTTP request (what the usage meter bills) and the adapter's own for the whole stream.
+    expect(reports.filter((r) => !r.streamed).map((r) => r.charactersCount)).toEqual([5, 39, 11]);
   });
 });
 
