@@ -110,7 +110,10 @@ export class OpenAISpeech extends tts.TTS {
     return this.#sentences.stream(options);
   }
 
-  override async close(): Promise<void> {}
+  override async close(): Promise<void> {
+    // Detaches the adapter's listeners from this engine.
+    await this.#sentences.close();
+  }
 }
 
 class SpeechRequest extends tts.ChunkedStream {
