@@ -6,6 +6,7 @@ import { cachedBinaryPath } from '@voice/devstack/processes/livekit-binary';
 import type { RunningStack } from '@voice/devstack/stack';
 import { BENCH_PROFILE, removeBenchStackDir, startRig, startStackForBench } from './call-rig.ts';
 import { replyAudioShape, runDensityLevel } from './density.ts';
+import { runFigures, writeLatestSummary } from './lib/latest-summary.ts';
 import { gitCommit, loadAverage, machineInfo, versions } from './lib/machine.ts';
 import { type BenchRun, comparison, markdown } from './report.ts';
 import { runTokenServiceBench, writeTokenBenchResults } from './token-service.ts';
@@ -176,6 +177,7 @@ writeFileSync(path.join(RESULTS_DIR, file), `${JSON.stringify(run, null, 2)}\n`)
 const md = markdown(run, compared);
 writeFileSync(path.join(RESULTS_DIR, 'latest.md'), md);
 writeFileSync(path.join(RESULTS_DIR, file.replace(/\.json$/, '.md')), md);
+writeLatestSummary(RESULTS_DIR, file, runFigures(run));
 process.stdout.write(`${md}\n`);
-log(`wrote bench/results/${file} and bench/results/latest.md`);
+log(`wrote bench/results/${file}, latest.md and latest.json`);
 process.exit(0);
