@@ -20,6 +20,9 @@ export default defineConfig({
           include: ['*/test/integration/**/*.test.ts', 'e2e/test/**/*.test.ts'],
           globalSetup: ['devstack/src/testing/global-setup.ts'],
           fileParallelism: false,
+          // @livekit/rtc-node logs at debug level (every data-stream message) unless NODE_ENV is production, and it
+          // reads NODE_ENV once at import: the scripted callers would bury a green run's output in its lines.
+          env: { NODE_ENV: 'production' },
           testTimeout: 90_000,
           hookTimeout: 180_000,
         },
