@@ -1,4 +1,4 @@
-import { initializeLogger, type tts } from '@livekit/agents';
+import { initializeLogger } from '@livekit/agents';
 import * as deepgram from '@livekit/agents-plugin-deepgram';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { synthesizeSpeech } from '../../src/standins/espeak.ts';
@@ -21,7 +21,7 @@ beforeEach(() => standins.reset());
 
 function newTts(model = 'aura-2-andromeda-en') {
   const engine = new deepgram.TTS({ baseUrl: standins.deepgramUrl, apiKey: 'test-deepgram-key', model });
-  const errors: tts.TTSError[] = [];
+  const errors: Array<{ error: Error }> = [];
   engine.on('error', (error) => errors.push(error));
   return { engine, errors };
 }
