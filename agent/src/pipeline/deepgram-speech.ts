@@ -108,12 +108,10 @@ export class DeepgramSpeech extends tts.TTS {
         if (!audio) {
           audio = true;
           clearTimeout(stall);
-          // Deepgram bills the characters it was sent; it has them once audio comes back.
-          this.#opts.observer.usage({
-            provider: 'deepgram',
-            model: this.#opts.model,
-            characters: text.length,
-          });
+          // Deepgram bills the characters it was sent; it has them once audio comes back. The plugin sends the
+          // sentence with a trailing space.
+          const characters = text.endsWith(' ') ? text.length : text.length + 1;
+          this.#opts.observer.usage({ provider: 'deepgram', model: this.#opts.model, characters });
         }
         if (last) put({ ...last, final: false });
         last = item;

@@ -211,6 +211,8 @@ export class RealtimeSpeechSession {
     firstAudioTimeoutMs: number,
   ): Promise<ReadResult> {
     const started = Date.now();
+    // After the call: nothing to say (a background recovery check may still be on its way).
+    if (this.#closed) return { status: 'cancelled', transcript: '' };
     await this.connect(firstAudioTimeoutMs);
     const socket = this.#socket;
     if (!socket) throw new APIConnectionError({ message: 'realtime connection dropped before the request' });
