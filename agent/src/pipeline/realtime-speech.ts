@@ -136,25 +136,23 @@ class RealtimeSentence extends tts.ChunkedStream {
       const requestId = shortuuid();
       const leadIn = new LeadingSilenceTrimmer(REALTIME_SAMPLE_RATE);
       const frames = new PcmFramer(REALTIME_SAMPLE_RATE, SPEECH_FRAME_SAMPLES);
-      // One frame is held back so the last one can be marked final (the audio output waits for that mark).
-      let held: AudioFrame | undefined;
-      const pass = (frame: AudioFrame) => {
-        if (held) this.queue.put({ requestId, segmentId: requestId, frame: held, final: false });
-        held = frame;
-      };
+      // Frames go on as soon as they are whole: the Realtime API sends audio at its generation pace, so holding
+      // one back (to mark the last one final) would delay the first sound by one delta. The remainder at the end
+      // carries the final mark (the framework uses it only to close the segment's metrics).
+      const put = (frame: AudioFrame, final: boolean) =>
+        this.queue.put({ requestId, segmentId: requestId, frame, final });
       const text = this.inputText;
       const result = await this.#engine.session.read(
         text,
         (pcm) => {
-          for (const frame of frames.push(leadIn.push(pcm))) pass(frame);
+          for (const frame of frames.push(leadIn.push(pcm))) put(frame, false);
         },
         signal,
         this.#timeoutMs,
       );
       if (result.status === 'cancelled' || signal.aborted) return;
       const rest = frames.flush();
-      if (rest) pass(rest);
-      if (held) this.queue.put({ requestId, segmentId: requestId, frame: held, final: true });
+      if (rest) put(rest, true);
       this.#opts.observer.spoken({
         provider: 'openai-realtime',
         text,
