@@ -53,7 +53,11 @@ export interface CallSpeechOptions {
  * one Realtime connection serves the whole call.
  */
 export function buildCallSpeech(config: AgentConfig, options: CallSpeechOptions): CallSpeech {
-  const engines = config.speech.providers.map((provider) => buildEngine(provider, config, options));
+  // With a failover, an engine's failure must reach the adapter even after some of the sentence played.
+  const surfaceFailures = config.speech.providers.length > 1;
+  const engines = config.speech.providers.map((provider) =>
+    buildEngine(provider, config, options, surfaceFailures),
+  );
   const sentences = engines.length > 1 ? failover(engines, config, options) : (engines[0] as tts.TTS);
   const session = new tts.StreamAdapter(sentences, replySentenceTokenizer());
   return {
@@ -110,7 +114,12 @@ function failover(engines: tts.TTS[], config: AgentConfig, options: CallSpeechOp
   return adapter;
 }
 
-function buildEngine(provider: SpeechProvider, config: AgentConfig, options: CallSpeechOptions): tts.TTS {
+function buildEngine(
+  provider: SpeechProvider,
+  config: AgentConfig,
+  options: CallSpeechOptions,
+  surfaceFailures: boolean,
+): tts.TTS {
   switch (provider) {
     case 'openai-realtime':
       return new RealtimeSpeech({
@@ -121,6 +130,7 @@ function buildEngine(provider: SpeechProvider, config: AgentConfig, options: Cal
         model: config.openai.realtimeModel,
         voice: config.openai.realtimeVoice,
         observer: options.observer,
+        surfaceFailures,
         ...(options.realtimeSocketOptions ? { socketOptions: options.realtimeSocketOptions } : {}),
         onConnection: (event, detail) => {
           if (event === 'connected') options.logger.debug('realtime speech connected');
@@ -132,6 +142,7 @@ function buildEngine(provider: SpeechProvider, config: AgentConfig, options: Cal
         apiKey: config.deepgram.apiKey,
         model: config.speech.deepgramModel,
         observer: options.observer,
+        surfaceFailures,
         ...(config.deepgram.baseUrl ? { baseUrl: config.deepgram.baseUrl } : {}),
       });
     case 'openai-speech':
@@ -139,6 +150,7 @@ function buildEngine(provider: SpeechProvider, config: AgentConfig, options: Cal
         model: config.openai.ttsModel,
         voice: config.openai.ttsVoice,
         observer: options.observer,
+        surfaceFailures,
         client: new OpenAI({
           apiKey: config.openai.apiKey,
           ...(config.openai.baseUrl ? { baseURL: config.openai.baseUrl } : {}),

@@ -2,6 +2,7 @@ import { APIConnectionError, type APIConnectOptions, APIError, APITimeoutError, 
 import * as deepgram from '@livekit/agents-plugin-deepgram';
 import type { SpeechObserver } from '../usage/speech-usage.ts';
 import { replySentenceTokenizer } from './openai-speech.ts';
+import { SentenceStream } from './sentence-stream.ts';
 import { SpeechSlots } from './speech-slots.ts';
 
 /** Deepgram's linear16 at the rate the other engines use, so a failover needs no resampling. */
@@ -14,6 +15,8 @@ export interface DeepgramSpeechOptions {
   baseUrl?: string;
   model: string;
   observer: SpeechObserver;
+  /** A sentence that fails fails its reader too (set when a failover adapter reads this engine; see SentenceStream). */
+  surfaceFailures?: boolean;
 }
 
 /**
@@ -65,7 +68,7 @@ export class DeepgramSpeech extends tts.TTS {
     connOptions?: APIConnectOptions,
     abortSignal?: AbortSignal,
   ): tts.ChunkedStream {
-    return new DeepgramSentence(this, text, connOptions, abortSignal);
+    return new DeepgramSentence(this, text, this.#opts.surfaceFailures ?? false, connOptions, abortSignal);
   }
 
   override stream(options?: { connOptions?: APIConnectOptions }): tts.SynthesizeStream {
@@ -147,7 +150,7 @@ export class DeepgramSpeech extends tts.TTS {
   }
 }
 
-class DeepgramSentence extends tts.ChunkedStream {
+class DeepgramSentence extends SentenceStream {
   override label = 'deepgram.Sentence';
   readonly #engine: DeepgramSpeech;
   readonly #timeoutMs: number;
@@ -155,15 +158,16 @@ class DeepgramSentence extends tts.ChunkedStream {
   constructor(
     engine: DeepgramSpeech,
     text: string,
+    surfaceFailures: boolean,
     connOptions?: APIConnectOptions,
     abortSignal?: AbortSignal,
   ) {
-    super(text, engine, connOptions, abortSignal);
+    super(text, engine, surfaceFailures, connOptions, abortSignal);
     this.#engine = engine;
     this.#timeoutMs = connOptions?.timeoutMs ?? DEFAULT_FIRST_AUDIO_TIMEOUT_MS;
   }
 
-  protected override async run(): Promise<void> {
+  protected override async speak(): Promise<void> {
     await this.#engine.speak(
       this.inputText,
       (audio) => this.queue.put(audio),

@@ -10,6 +10,7 @@ import {
 import { AudioFrame } from '@livekit/rtc-node';
 import OpenAI from 'openai';
 import { IGNORE_SPEECH, type SpeechObserver } from '../usage/speech-usage.ts';
+import { SentenceStream } from './sentence-stream.ts';
 
 /** `response_format: pcm` is 24 kHz mono signed 16-bit little-endian. */
 export const SPEECH_SAMPLE_RATE = 24_000;
@@ -54,6 +55,8 @@ export interface OpenAISpeechOptions {
   instructions?: string;
   /** Where each request's usage is reported (characters, as OpenAI bills them). */
   observer?: SpeechObserver;
+  /** A request that fails fails its reader too (set when a failover adapter reads this engine; see SentenceStream). */
+  surfaceFailures?: boolean;
 }
 
 /**
@@ -120,7 +123,7 @@ export class OpenAISpeech extends tts.TTS {
   }
 }
 
-class SpeechRequest extends tts.ChunkedStream {
+class SpeechRequest extends SentenceStream {
   override label = 'openai.SpeechRequest';
   readonly #opts: OpenAISpeechOptions;
 
@@ -131,14 +134,14 @@ class SpeechRequest extends tts.ChunkedStream {
     connOptions?: APIConnectOptions,
     abortSignal?: AbortSignal,
   ) {
-    super(text, engine, connOptions, abortSignal);
+    super(text, engine, opts.surfaceFailures ?? false, connOptions, abortSignal);
     this.#opts = opts;
     this.#timeoutMs = connOptions?.timeoutMs;
   }
 
   readonly #timeoutMs: number | undefined;
 
-  protected override async run(): Promise<void> {
+  protected override async speak(): Promise<void> {
     const requestId = shortuuid();
     const observer = this.#opts.observer ?? IGNORE_SPEECH;
     // A request whose audio has not started within the connection timeout is given up (the failover's next

@@ -10,6 +10,7 @@ import {
   SPEECH_FRAME_SAMPLES,
 } from './openai-speech.ts';
 import { REALTIME_SAMPLE_RATE, RealtimeSpeechSession } from './realtime-session.ts';
+import { SentenceStream } from './sentence-stream.ts';
 import { SpeechSlots } from './speech-slots.ts';
 import { transcriptDiffers } from './transcript-match.ts';
 
@@ -23,6 +24,8 @@ export interface RealtimeSpeechOptions {
   /** Sentences synthesised at once (the one playing and the next); later ones wait, and a barge-in drops them. */
   maxInFlight?: number;
   onConnection?(event: 'connected' | 'dropped' | 'failed', detail?: string): void;
+  /** A sentence that fails fails its reader too (set when a failover adapter reads this engine; see SentenceStream). */
+  surfaceFailures?: boolean;
 }
 
 /** First-audio deadline when the caller passes no connection options. */
@@ -106,7 +109,7 @@ export class RealtimeSpeech extends tts.TTS {
   }
 }
 
-class RealtimeSentence extends tts.ChunkedStream {
+class RealtimeSentence extends SentenceStream {
   override label = 'openai.RealtimeSentence';
   readonly #engine: RealtimeSpeech;
   readonly #opts: RealtimeSpeechOptions;
@@ -121,14 +124,14 @@ class RealtimeSentence extends tts.ChunkedStream {
     connOptions?: APIConnectOptions,
     abortSignal?: AbortSignal,
   ) {
-    super(text, engine, connOptions, abortSignal);
+    super(text, engine, opts.surfaceFailures ?? false, connOptions, abortSignal);
     this.#engine = engine;
     this.#opts = opts;
     this.#slots = slots;
     this.#timeoutMs = connOptions?.timeoutMs ?? DEFAULT_FIRST_AUDIO_TIMEOUT_MS;
   }
 
-  protected override async run(): Promise<void> {
+  protected override async speak(): Promise<void> {
     const signal = this.abortSignal;
     const release = await this.#slots.acquire(signal);
     if (!release) return; // barge-in before this sentence's turn: it is never sent
