@@ -23,9 +23,10 @@ const TEXTS = [
 ];
 
 initializeLogger({ pretty: false, level: 'silent' });
+const print = (line: string) => process.stdout.write(`${line}\n`);
 const standins = await startProviderStandins({ profile: { ttsTtfbMs: TTFB_MS } });
 const engines: SpeechProvider[] = ['openai-realtime', 'openai-speech', 'deepgram'];
-console.log(
+print(
   `load average at start: ${loadavg()
     .map((l) => l.toFixed(2))
     .join(' / ')}`,
@@ -75,7 +76,7 @@ try {
     }
     const cpu = process.cpuUsage(cpuStart);
     const s = summarize(firstAudio);
-    console.log(
+    print(
       `${provider.padEnd(16)} first audio p50 ${s.p50.toFixed(0)} ms, p95 ${s.p95.toFixed(0)} ms (stand-in due at ${TTFB_MS}); ` +
         `CPU ${((cpu.user + cpu.system) / 1000 / SENTENCES).toFixed(1)} ms per sentence (engine and stand-in); ${firstAudio.length}/${SENTENCES} sentences`,
     );
@@ -84,7 +85,7 @@ try {
 } finally {
   await standins.stop();
 }
-console.log(
+print(
   `load average at end: ${loadavg()
     .map((l) => l.toFixed(2))
     .join(' / ')}`,
