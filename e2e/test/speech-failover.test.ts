@@ -69,17 +69,18 @@ describe('speech failover in a call', () => {
       await caller.waitForQuiet(1_000);
       const [first, second, third] = clips as [(typeof clips)[0], (typeof clips)[0], (typeof clips)[0]];
 
+      // A heard segment's end moves while the agent speaks: its length is read once the agent is quiet again.
       let asked = await caller.speak(first);
       let answer = await caller.waitForSpeech(asked, 20_000);
-      heard.push(answer.lastLoudAt - answer.startedAt);
       await caller.waitForQuiet(1_000);
+      heard.push(answer.lastLoudAt - answer.startedAt);
 
       // From now on every Realtime response fails.
       standins.configure({ realtimeOutage: { kind: 'failed' } });
       asked = await caller.speak(second);
       answer = await caller.waitForSpeech(asked, 20_000);
-      heard.push(answer.lastLoudAt - answer.startedAt);
       await caller.waitForQuiet(1_000);
+      heard.push(answer.lastLoudAt - answer.startedAt);
 
       // The Realtime API answers again; its recovery check passes within a few seconds.
       standins.configure({ realtimeOutage: null });
@@ -88,14 +89,15 @@ describe('speech failover in a call', () => {
       );
       asked = await caller.speak(third);
       answer = await caller.waitForSpeech(asked, 20_000);
-      heard.push(answer.lastLoudAt - answer.startedAt);
       await caller.waitForQuiet(1_000);
+      heard.push(answer.lastLoudAt - answer.startedAt);
       report(`[speech-failover] answers heard for ${heard.map((ms) => `${ms} ms`).join(', ')}`);
     } finally {
       await caller.hangUp();
     }
 
-    // No silent turn: every answer was heard (a second or more of speech each) and saved, in order.
+    // No silent turn: every answer was heard (each is 2 s or more of speech; a second at least came through) and
+    // saved, in order.
     for (const ms of heard) expect(ms).toBeGreaterThan(1_000);
     await endedSession(stack, grant.session_id);
     const messages = await waitFor('all turns', async () => {
