@@ -160,19 +160,13 @@ export function timelineOf(
     (r) => r.stream && r.receivedAt.getTime() > notBefore && r.receivedAt.getTime() < turn.heardAt,
   );
   const llm = llms.filter((r) => r.firstTokenMs !== undefined).at(-1);
-  const tts = standins.recorded.tts
-    .filter(
-      (r) =>
-        r.status === 200 &&
-        r.firstByteMs !== undefined &&
-        r.receivedAt.getTime() > notBefore &&
-        r.receivedAt.getTime() + (r.firstByteMs ?? 0) < turn.heardAt,
-    )
+  const tts = speechRequests(standins)
+    .filter((r) => r.receivedAt > notBefore && r.receivedAt + r.firstByteMs < turn.heardAt)
     .at(-1);
   if (!llm?.firstTokenMs || !tts?.firstByteMs) return undefined;
   const llmAt = llm.receivedAt.getTime();
   const llmFirst = llmAt + llm.firstTokenMs;
-  const ttsAt = tts.receivedAt.getTime();
+  const ttsAt = tts.receivedAt;
   const ttsFirst = ttsAt + tts.firstByteMs;
   return {
     voiceToVoice: turn.voiceToVoiceMs,
@@ -185,6 +179,23 @@ export function timelineOf(
     ttsToEar: turn.heardAt - ttsFirst,
     llmRequests: llms.length,
   };
+}
+
+/**
+ * Speech requests that produced audio, whichever engine made them (/v1/audio/speech requests, Realtime API
+ * responses), in arrival order: when each reached its stand-in and when its first audio left.
+ */
+export function speechRequests(
+  standins: ProviderStandins,
+): Array<{ receivedAt: number; firstByteMs: number }> {
+  const speech = standins.recorded.tts
+    .filter((r) => r.status === 200 && r.firstByteMs !== undefined)
+    .map((r) => ({ receivedAt: r.receivedAt.getTime(), firstByteMs: r.firstByteMs ?? 0 }));
+  const realtime = standins.recorded.realtime
+    .flatMap((c) => c.responses)
+    .filter((r) => r.firstAudioMs !== undefined)
+    .map((r) => ({ receivedAt: r.receivedAt, firstByteMs: r.firstAudioMs ?? 0 }));
+  return [...speech, ...realtime].sort((a, b) => a.receivedAt - b.receivedAt);
 }
 
 export interface SetupResult {
@@ -232,12 +243,12 @@ export async function runSetupBench(
       setup.push(call.setupMs);
       token.push(call.tokenIssuedAt - call.tokenRequestedAt);
       const t0 = call.tokenRequestedAt;
-      const tts = rig.standins.recorded.tts.find((r) => r.receivedAt.getTime() > t0);
+      const tts = speechRequests(rig.standins).find((r) => r.receivedAt > t0);
       parts.push({
         token: call.tokenIssuedAt - t0,
         callerJoined: call.joinedAt - t0,
         agentTrack: call.caller.agentTrackAt - t0,
-        greetingTtsRequest: tts ? tts.receivedAt.getTime() - t0 : Number.NaN,
+        greetingTtsRequest: tts ? tts.receivedAt - t0 : Number.NaN,
         heard: call.setupMs,
       });
       options.log(

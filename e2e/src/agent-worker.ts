@@ -65,6 +65,10 @@ export async function startAgentWorker(
     ANTHROPIC_BASE_URL: standins.anthropicUrl,
     OPENAI_API_KEY: 'standin-openai-key',
     OPENAI_BASE_URL: standins.openaiUrl,
+    OPENAI_REALTIME_BASE_URL: standins.openaiRealtimeUrl,
+    // The Realtime stand-in speaks TLS with a certificate made at its start: the worker trusts it as Node does any
+    // extra CA (production needs nothing of the kind).
+    NODE_EXTRA_CA_CERTS: standins.realtimeTls.caFile,
     ONNXRUNTIME_NODE_INSTALL: 'skip',
     ...options.env,
   };

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { llmCost, sttCost, ttsCost } from '@voice/core/pricing';
+import { llmCost, realtimeSpeechCost, sttCost } from '@voice/core/pricing';
 import { type ProviderStandins, startProviderStandins } from '@voice/devstack/standins/index';
 import { testStack } from '@voice/devstack/testing/stack';
 import { createTestUser, serviceClient } from '@voice/devstack/testing/users';
@@ -11,8 +11,9 @@ import { prepareDialogue, report, waitFor } from '../src/call-scenario.ts';
 import { ScriptedCaller } from '../src/scripted-caller.ts';
 import { type E2eTokenService, startTokenService } from '../src/token-service.ts';
 
-// A whole call over real WebRTC: token service → livekit-server → our agent worker process (Deepgram, Claude and
-// OpenAI plugins pointed at the stand-ins) → a scripted @livekit/rtc-node caller; then the rows in Postgres.
+// A whole call over real WebRTC: token service → livekit-server → our agent worker process (Deepgram STT, Claude,
+// and speech by the default engine, the OpenAI Realtime API, all pointed at the stand-ins) → a scripted
+// @livekit/rtc-node caller; then the rows in Postgres.
 const stack = testStack();
 const AGENT = `voice-agent-e2e-${randomUUID().slice(0, 8)}`;
 const GREETING = 'Hello there, I am listening.';
@@ -45,6 +46,11 @@ afterAll(async () => {
 describe('a voice call end to end', () => {
   it('greets, answers two spoken questions, and records every turn, the usage and the session', async () => {
     const { clips } = await prepareDialogue(standins, QUESTIONS, ANSWERS);
+    // The voice model says the second answer a little differently than written: counted, never logged.
+    standins.configure({
+      realtimeReword: (text) =>
+        text === ANSWERS[1] ? text.replace('a friendly dragon', 'one friendly dragon') : undefined,
+    });
     const user = await createTestUser(stack, { tier: 'studio' });
     const grant = await tokens.issue(user.accessToken, { participant_name: 'E2E caller' });
 
@@ -108,7 +114,16 @@ describe('a voice call end to end', () => {
       expect(m.user_id).toBe(user.id);
       expect(m.metadata).toMatchObject({ voice_call: true, session_id: grant.session_id });
     }
-    const answers = (messages ?? []).filter((m) => m.role === 'assistant').slice(1);
+    const spoken = (messages ?? []).filter((m) => m.role === 'assistant');
+    // Every reply says which engine spoke it, and how many of its sentences came out differently.
+    // (A reply synthesised twice, once speculatively, counts its sentences twice: hence "at least".)
+    expect(spoken.map((m) => m.metadata.speech?.engines)).toEqual([
+      ['openai-realtime'],
+      ['openai-realtime'],
+      ['openai-realtime'],
+    ]);
+    expect(spoken.map((m) => m.metadata.speech.transcript_mismatches > 0)).toEqual([false, false, true]);
+    const answers = spoken.slice(1);
     for (const a of answers) {
       // Recorded per turn (a sanity bound only: speed is measured by bench/, and this 2-core host is shared).
       expect(a.metadata.latency.e2e).toBeGreaterThan(0);
@@ -122,19 +137,38 @@ describe('a voice call end to end', () => {
     expect(row.feature).toBe('voice_call');
     const meta = row.metadata;
     const sttSeen = standins.recorded.stt.reduce((s, r) => s + r.audioSeconds, 0);
-    const ttsSeen = standins.recorded.tts
-      .filter((r) => r.status === 200)
-      .reduce((s, r) => s + r.characters, 0);
+    // Speech: the Realtime API's usage, as the stand-in reported it in each response.done (one connection).
+    expect(standins.recorded.realtime).toHaveLength(1);
+    expect(standins.recorded.tts).toEqual([]);
+    const responses = standins.recorded.realtime.flatMap((c) => c.responses).filter((r) => r.usage);
+    const ttsSeen = {
+      textInputTokens: responses.reduce((n, r) => n + (r.usage?.input_token_details?.text_tokens ?? 0), 0),
+      cachedTextInputTokens: 0,
+      audioInputTokens: 0,
+      textOutputTokens: responses.reduce((n, r) => n + (r.usage?.output_token_details?.text_tokens ?? 0), 0),
+      audioOutputTokens: responses.reduce(
+        (n, r) => n + (r.usage?.output_token_details?.audio_tokens ?? 0),
+        0,
+      ),
+    };
     const llmDone = standins.recorded.llm.filter((r) => r.status === 200 && r.usage);
     const llmOut = llmDone.reduce((s, r) => s + (r.usage?.output_tokens ?? 0), 0);
     const llmIn = llmDone.reduce((s, r) => s + (r.usage?.input_tokens ?? 0), 0);
     report(
-      `[agent-call] usage: stt ${meta.stt.audio_seconds}s (stand-in ${sttSeen.toFixed(2)}s), tts ${meta.tts.characters} chars (stand-in ${ttsSeen}), llm in/out ${meta.llm.input_tokens}/${meta.llm.output_tokens} (stand-in ${llmIn}/${llmOut}), cost $${row.estimated_cost}`,
+      `[agent-call] usage: stt ${meta.stt.audio_seconds}s (stand-in ${sttSeen.toFixed(2)}s), speech ${JSON.stringify(meta.tts.engines)} (stand-in ${JSON.stringify(ttsSeen)}), llm in/out ${meta.llm.input_tokens}/${meta.llm.output_tokens} (stand-in ${llmIn}/${llmOut}), cost $${row.estimated_cost}`,
     );
     // STT: we measure what the plugin sends; tolerance 5% or 0.5 s (frame boundaries, the final flush).
     expect(Math.abs(meta.stt.audio_seconds - sttSeen)).toBeLessThanOrEqual(Math.max(0.5, sttSeen * 0.05));
-    // TTS: every character the stand-in was asked to speak, counted once.
-    expect(meta.tts.characters).toBe(ttsSeen);
+    // Speech: every response the Realtime API billed, counted once, on the one engine used.
+    expect(meta.tts.engines).toHaveLength(1);
+    expect(meta.tts.engines[0]).toMatchObject({
+      provider: 'openai-realtime',
+      model: 'gpt-realtime-2.1-mini',
+      requests: responses.length,
+      text_input_tokens: ttsSeen.textInputTokens,
+      text_output_tokens: ttsSeen.textOutputTokens,
+      audio_output_tokens: ttsSeen.audioOutputTokens,
+    });
     // LLM: tokens of every request that reached Claude (a cancelled preemptive request may lack its final count).
     expect(meta.llm.output_tokens).toBeLessThanOrEqual(llmOut);
     expect(meta.llm.output_tokens).toBeGreaterThanOrEqual(llmOut - 10 * (standins.recorded.llm.length - 2));
@@ -155,8 +189,10 @@ describe('a voice call end to end', () => {
         cacheReadTokens: meta.llm.cache_read_tokens,
         cacheCreationTokens: meta.llm.cache_creation_tokens,
       }) ?? 0) +
-      (ttsCost(meta.tts.model, meta.tts.characters) ?? 0);
-    expect(Number(row.estimated_cost)).toBeCloseTo(expectedCost, 5);
+      (realtimeSpeechCost('gpt-realtime-2.1-mini', ttsSeen) ?? Number.NaN);
+    // The pricing table applied to what the stand-ins recorded, within 1 % (rounding to 6 decimals per part).
+    expect(Math.abs(Number(row.estimated_cost) - expectedCost)).toBeLessThanOrEqual(expectedCost * 0.01);
+    expect(meta.unpriced).toEqual([]);
 
     // The session row carries the same totals.
     expect(Number(session.stt_audio_seconds)).toBeCloseTo(meta.stt.audio_seconds, 2);
@@ -172,6 +208,10 @@ describe('a voice call end to end', () => {
     expect(e2eCount).toBeGreaterThanOrEqual(2);
     expect(metrics).toMatch(/voice_agent_calls_ended_total\{reason="caller_left"\} 1/);
     expect(metrics).toMatch(/voice_agent_turn_latency_seconds_count\{part="llmTtft"\}/);
+    const counter = (name: string) =>
+      Number(new RegExp(`${name}\\{engine="openai-realtime"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+    expect(counter('voice_agent_speech_transcript_mismatches_total')).toBeGreaterThanOrEqual(1);
+    expect(counter('voice_agent_speech_sentences_total')).toBeGreaterThanOrEqual(3);
 
     // No transcript or reply text in the agent's logs (the framework's lk.pii.* fields are stripped).
     const log = worker.log();

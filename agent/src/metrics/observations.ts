@@ -1,3 +1,4 @@
+import { SPEECH_PROVIDERS } from '@voice/core/config/agent';
 import { z } from 'zod';
 
 /**
@@ -35,6 +36,10 @@ export const observationSchema = z.discriminatedUnion('kind', [
     provider: z.enum(['stt', 'llm', 'tts']),
     recoverable: z.boolean(),
   }),
+  /** A sentence a speech engine finished; `mismatch`: its own transcript differs from the text it was given. */
+  z.object({ kind: z.literal('speech_sentence'), engine: z.enum(SPEECH_PROVIDERS), mismatch: z.boolean() }),
+  /** A speech engine failed (the next one speaks) or recovered (it speaks again). */
+  z.object({ kind: z.literal('speech_engine'), engine: z.enum(SPEECH_PROVIDERS), available: z.boolean() }),
 ]);
 export type Observation = z.infer<typeof observationSchema>;
 export type ObservationInput = z.input<typeof observationSchema>;

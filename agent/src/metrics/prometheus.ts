@@ -14,6 +14,9 @@ export class AgentMetrics {
   readonly #usage: Counter<'kind'>;
   readonly #cost: Counter;
   readonly #providerErrors: Counter<'provider' | 'recoverable'>;
+  readonly #speechSentences: Counter<'engine'>;
+  readonly #speechMismatches: Counter<'engine'>;
+  readonly #speechFailovers: Counter<'engine' | 'available'>;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -65,6 +68,24 @@ export class AgentMetrics {
       labelNames: ['provider', 'recoverable'],
       registers,
     });
+    this.#speechSentences = new Counter({
+      name: 'voice_agent_speech_sentences_total',
+      help: 'Sentences spoken, by speech engine (openai-realtime | deepgram | openai-speech)',
+      labelNames: ['engine'],
+      registers,
+    });
+    this.#speechMismatches = new Counter({
+      name: 'voice_agent_speech_transcript_mismatches_total',
+      help: "Sentences whose audio (by the engine's own transcript) says something else than the text it was given",
+      labelNames: ['engine'],
+      registers,
+    });
+    this.#speechFailovers = new Counter({
+      name: 'voice_agent_speech_engine_changes_total',
+      help: 'A speech engine failed (available="false": the next engine speaks) or recovered (available="true")',
+      labelNames: ['engine', 'available'],
+      registers,
+    });
   }
 
   record(o: Observation): void {
@@ -95,6 +116,13 @@ export class AgentMetrics {
         break;
       case 'provider_error':
         this.#providerErrors.inc({ provider: o.provider, recoverable: String(o.recoverable) });
+        break;
+      case 'speech_sentence':
+        this.#speechSentences.inc({ engine: o.engine });
+        if (o.mismatch) this.#speechMismatches.inc({ engine: o.engine });
+        break;
+      case 'speech_engine':
+        this.#speechFailovers.inc({ engine: o.engine, available: String(o.available) });
         break;
     }
   }

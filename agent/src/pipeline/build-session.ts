@@ -1,19 +1,22 @@
-import { type VAD, voice } from '@livekit/agents';
+import { type tts, type VAD, voice } from '@livekit/agents';
 import * as deepgram from '@livekit/agents-plugin-deepgram';
 import type { AgentConfig } from '@voice/core/config/agent';
-import OpenAI from 'openai';
 import { ClaudeLLM } from '../llm/claude-llm.ts';
-import { OpenAISpeech } from './openai-speech.ts';
-import { providerFetch } from './provider-http.ts';
+import { buildCallSpeech, type CallSpeech, type CallSpeechOptions } from './call-speech.ts';
 
 export interface PipelineParts {
   stt: deepgram.STT;
   llm: ClaudeLLM;
-  tts: OpenAISpeech;
+  /** The session's TTS (see CallSpeech.session). */
+  tts: tts.TTS;
+  speech: CallSpeech;
 }
 
-/** The three provider clients, pointed at the configured base URLs (real providers or the local stand-ins). */
-export function buildProviders(config: AgentConfig): PipelineParts {
+/**
+ * The provider clients, pointed at the configured base URLs (real providers or the local stand-ins). Speech is one
+ * set of engines per call (see buildCallSpeech), shared by the greeting and the session.
+ */
+export function buildProviders(config: AgentConfig, speechOptions: CallSpeechOptions): PipelineParts {
   const stt = new deepgram.STT({
     apiKey: config.deepgram.apiKey,
     model: config.deepgram.model as deepgram.STTModels,
@@ -31,20 +34,8 @@ export function buildProviders(config: AgentConfig): PipelineParts {
     maxTokens: config.anthropic.maxTokens,
     ...(config.anthropic.baseUrl ? { baseURL: config.anthropic.baseUrl } : {}),
   });
-  return { stt, llm, tts: buildSpeech(config) };
-}
-
-/**
- * A speech engine. The session gets its own; speech synthesised outside the session (the prefetched greeting)
- * uses another, because the session reports (and the usage meter bills) the metrics of every request made on
- * its engine, including ones that started before the session did.
- */
-export function buildSpeech(config: AgentConfig): OpenAISpeech {
-  return new OpenAISpeech({
-    model: config.openai.ttsModel,
-    voice: config.openai.ttsVoice,
-    client: createSpeechClient(config),
-  });
+  const speech = buildCallSpeech(config, speechOptions);
+  return { stt, llm, tts: speech.session, speech };
 }
 
 /**
@@ -55,26 +46,6 @@ export function buildSpeech(config: AgentConfig): OpenAISpeech {
  * already runs.
  */
 export const CALLER_AUDIO_INPUT = { audioSampleRate: 16_000, audioNumChannels: 1 } as const;
-
-/** Retries of one speech request (429, 5xx, connection errors), with the SDK's backoff and Retry-After. */
-export const SPEECH_REQUEST_RETRIES = 2;
-
-/**
- * The OpenAI client for speech. Transient failures (429, 5xx, connection errors) are retried by the SDK inside
- * the request, honouring Retry-After, so a single 429/500 from the speech API does not leave a reply silent;
- * what reaches OpenAISpeech after that is final for the sentence.
- */
-function createSpeechClient(config: AgentConfig): OpenAI {
-  return new OpenAI({
-    apiKey: config.openai.apiKey,
-    ...(config.openai.baseUrl ? { baseURL: config.openai.baseUrl } : {}),
-    maxRetries: SPEECH_REQUEST_RETRIES,
-    // Keeps the connection open between turns (see PROVIDER_KEEP_ALIVE_MS).
-    fetch: providerFetch,
-    // A sentence of speech starts within a second or two; a hung request must not hold the turn for minutes.
-    timeout: 15_000,
-  });
-}
 
 /**
  * The AgentSession for one call. Everything here runs without LiveKit Cloud: VAD is the prewarmed local Silero
@@ -114,7 +85,8 @@ export function buildAgentSession(opts: {
     connOptions: {
       // Quick retries: a caller is waiting in silence. After these, the call speaks an apology and goes on.
       llmConnOptions: { maxRetry: 2, retryIntervalMs: 400, timeoutMs: 15_000 },
-      ttsConnOptions: { maxRetry: 2, retryIntervalMs: 300, timeoutMs: 10_000 },
+      // timeoutMs: each sentence's first audio (TTS_FIRST_AUDIO_TIMEOUT_MS); past it the next engine speaks.
+      ttsConnOptions: { maxRetry: 2, retryIntervalMs: 300, timeoutMs: config.speech.firstAudioTimeoutMs },
       sttConnOptions: { maxRetry: 5, retryIntervalMs: 500, timeoutMs: 10_000 },
       maxUnrecoverableErrors: 5,
     },

@@ -2,12 +2,15 @@ import {
   APIConnectionError,
   type APIConnectOptions,
   APIStatusError,
+  APITimeoutError,
   shortuuid,
   tokenize,
   tts,
 } from '@livekit/agents';
 import { AudioFrame } from '@livekit/rtc-node';
 import OpenAI from 'openai';
+import { IGNORE_SPEECH, type SpeechObserver } from '../usage/speech-usage.ts';
+import { SentenceStream } from './sentence-stream.ts';
 
 /** `response_format: pcm` is 24 kHz mono signed 16-bit little-endian. */
 export const SPEECH_SAMPLE_RATE = 24_000;
@@ -50,6 +53,10 @@ export interface OpenAISpeechOptions {
   voice: string;
   speed?: number;
   instructions?: string;
+  /** Where each request's usage is reported (characters, as OpenAI bills them). */
+  observer?: SpeechObserver;
+  /** A request that fails fails its reader too (set when a failover adapter reads this engine; see SentenceStream). */
+  surfaceFailures?: boolean;
 }
 
 /**
@@ -116,7 +123,7 @@ export class OpenAISpeech extends tts.TTS {
   }
 }
 
-class SpeechRequest extends tts.ChunkedStream {
+class SpeechRequest extends SentenceStream {
   override label = 'openai.SpeechRequest';
   readonly #opts: OpenAISpeechOptions;
 
@@ -127,13 +134,41 @@ class SpeechRequest extends tts.ChunkedStream {
     connOptions?: APIConnectOptions,
     abortSignal?: AbortSignal,
   ) {
-    super(text, engine, connOptions, abortSignal);
+    super(text, engine, opts.surfaceFailures ?? false, connOptions, abortSignal);
     this.#opts = opts;
+    this.#timeoutMs = connOptions?.timeoutMs;
   }
 
-  protected override async run(): Promise<void> {
+  readonly #timeoutMs: number | undefined;
+
+  protected override async speak(): Promise<void> {
     const requestId = shortuuid();
-    const signal = this.abortSignal;
+    const observer = this.#opts.observer ?? IGNORE_SPEECH;
+    // A request whose audio has not started within the connection timeout is given up (the failover's next
+    // engine speaks the sentence); the SDK's own timeout (15 s) is for a hung connection.
+    const stalled = new AbortController();
+    const stallTimer =
+      this.#timeoutMs !== undefined ? setTimeout(() => stalled.abort(), this.#timeoutMs) : undefined;
+    const signal = AbortSignal.any([this.abortSignal, stalled.signal]);
+    try {
+      await this.#request(requestId, signal, stalled.signal, stallTimer, observer);
+    } finally {
+      clearTimeout(stallTimer);
+    }
+  }
+
+  async #request(
+    requestId: string,
+    signal: AbortSignal,
+    stalled: AbortSignal,
+    stallTimer: NodeJS.Timeout | undefined,
+    observer: SpeechObserver,
+  ): Promise<void> {
+    const timedOut = () =>
+      new APITimeoutError({
+        message: `no audio from the speech API within ${this.#timeoutMs} ms`,
+        options: { retryable: false },
+      });
     let body: AsyncIterable<Uint8Array>;
     try {
       const response = await this.#opts.client.audio.speech.create(
@@ -149,7 +184,14 @@ class SpeechRequest extends tts.ChunkedStream {
       );
       if (!response.body) throw new APIConnectionError({ message: 'speech response without a body' });
       body = response.body as unknown as AsyncIterable<Uint8Array>;
+      // OpenAI bills the input characters of a request it answered.
+      observer.usage({
+        provider: 'openai-speech',
+        model: this.#opts.model,
+        characters: this.inputText.length,
+      });
     } catch (error) {
+      if (stalled.aborted) throw timedOut();
       if (signal.aborted) return;
       throw toFrameworkError(error);
     }
@@ -164,9 +206,11 @@ class SpeechRequest extends tts.ChunkedStream {
     };
     try {
       for await (const chunk of body) {
+        clearTimeout(stallTimer);
         for (const frame of frames.push(leadIn.push(chunk))) pass(frame);
       }
     } catch (error) {
+      if (stalled.aborted && held === undefined) throw timedOut();
       if (signal.aborted) return;
       // Audio already played cannot be taken back: a retry would repeat it, so a cut stream is not retried.
       throw new APIConnectionError({
@@ -177,6 +221,7 @@ class SpeechRequest extends tts.ChunkedStream {
     const rest = frames.flush();
     if (rest) pass(rest);
     if (held) this.queue.put({ requestId, segmentId: requestId, frame: held, final: true });
+    observer.spoken({ provider: 'openai-speech', text: this.inputText, transcriptMismatch: false });
   }
 }
 

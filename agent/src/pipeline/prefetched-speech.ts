@@ -1,5 +1,5 @@
 import { ReadableStream } from 'node:stream/web';
-import type { tts } from '@livekit/agents';
+import type { APIConnectOptions, tts } from '@livekit/agents';
 import type { AudioFrame } from '@livekit/rtc-node';
 
 /**
@@ -25,8 +25,8 @@ export class PrefetchedSpeech {
   }
 
   /** Starts synthesising `text` now. */
-  static start(engine: tts.TTS, text: string): PrefetchedSpeech {
-    return new PrefetchedSpeech(text, engine.synthesize(text));
+  static start(engine: tts.TTS, text: string, connOptions?: APIConnectOptions): PrefetchedSpeech {
+    return new PrefetchedSpeech(text, engine.synthesize(text, connOptions));
   }
 
   async #read(): Promise<void> {

@@ -15,11 +15,12 @@ import { errorMessage, WriteQueue } from '../persistence/write-queue.ts';
 import {
   buildAgentSession,
   buildProviders,
-  buildSpeech,
   CALLER_AUDIO_INPUT,
+  type PipelineParts,
 } from '../pipeline/build-session.ts';
 import { PrefetchedSpeech } from '../pipeline/prefetched-speech.ts';
 import { VoiceAgent } from '../pipeline/voice-agent.ts';
+import type { SpeechObserver } from '../usage/speech-usage.ts';
 import { SttAudioMeter } from '../usage/stt-audio-meter.ts';
 import { UsageMeter } from '../usage/usage-meter.ts';
 import { UsageRecorder } from '../usage/usage-recorder.ts';
@@ -32,6 +33,7 @@ import {
   renewVoiceSessionLease,
 } from './lifecycle-rpc.ts';
 import { PHRASES } from './phrases.ts';
+import { SpeechLedger } from './speech-ledger.ts';
 
 // The caller is gone by then; waiting long is cheap, and it lets writes ride out a database restart (PostgREST
 // reconnects with a backoff of up to ~30 s).
@@ -82,8 +84,10 @@ export class VoiceCall {
   readonly #clock = new TurnClock();
   readonly #startedAtMs = Date.now();
   #session: voice.AgentSession | undefined;
+  #providers: PipelineParts | undefined;
   #recorder: UsageRecorder | undefined;
-  #meter: UsageMeter | undefined;
+  readonly #meter: UsageMeter;
+  readonly #speechLedger = new SpeechLedger();
   #timers: CallTimers | undefined;
   #leaseTimer: NodeJS.Timeout | undefined;
   #finishing: Promise<void> | undefined;
@@ -102,16 +106,42 @@ export class VoiceCall {
     this.#logger = opts.logger.child({ sessionId: this.#call.sessionId, room: opts.ctx.job.room?.name });
     this.#db = createServiceClient(opts.config.supabase.url, opts.config.supabase.serviceRoleKey);
     this.#queue = new WriteQueue({ logger: this.#logger });
+    this.#meter = new UsageMeter({ stt: opts.config.deepgram.model, llm: opts.config.anthropic.model });
+  }
+
+  /** Where the call's speech engines report: usage to the meter, finished sentences to the ledger and metrics. */
+  #speechObserver(): SpeechObserver {
+    return {
+      usage: (usage) => this.#meter.addSpeech(usage),
+      spoken: (sentence) => {
+        this.#speechLedger.record(sentence);
+        reportObservation({
+          kind: 'speech_sentence',
+          engine: sentence.provider,
+          mismatch: sentence.transcriptMismatch,
+        });
+      },
+    };
   }
 
   async run(vad: VAD): Promise<void> {
     const ctx = this.#ctx;
     const setup = new SetupSteps();
-    const providers = buildProviders(this.#config);
+    const providers = buildProviders(this.#config, {
+      observer: this.#speechObserver(),
+      logger: this.#logger,
+      onAvailability: (engine, available) => reportObservation({ kind: 'speech_engine', engine, available }),
+    });
+    this.#providers = providers;
     // Time to greeting is what a caller feels first: synthesise the greeting and join the room while the session
-    // is activated, rather than one after the other.
+    // is activated, rather than one after the other. The Realtime connection opens now for the same reason.
+    providers.speech.warm();
     const greeting = this.#config.greeting
-      ? PrefetchedSpeech.start(buildSpeech(this.#config), this.#config.greeting)
+      ? PrefetchedSpeech.start(providers.speech.sentences, this.#config.greeting, {
+          maxRetry: 0,
+          retryIntervalMs: 300,
+          timeoutMs: this.#config.speech.firstAudioTimeoutMs,
+        })
       : undefined;
     const connected = ctx.connect().then(() => setup.mark('connected'));
     // Awaited below; until then a failure must not surface as an unhandled rejection.
@@ -120,7 +150,7 @@ export class VoiceCall {
     if (!(await this.#activate())) {
       // Over already (ended, expired): leave without touching the session or writing usage.
       greeting?.cancel();
-      this.#finishing = Promise.resolve();
+      this.#finishing = providers.speech.close().catch(() => undefined);
       ctx.shutdown('session_not_active');
       return;
     }
@@ -140,13 +170,7 @@ export class VoiceCall {
     }
 
     const sttMeter = new SttAudioMeter();
-    const meter = new UsageMeter({
-      stt: this.#config.deepgram.model,
-      llm: this.#config.anthropic.model,
-      tts: this.#config.openai.ttsModel,
-      ttsStreams: providers.tts.streamsNatively,
-    });
-    this.#meter = meter;
+    const meter = this.#meter;
     const recorder = new UsageRecorder({
       db: this.#db,
       queue: this.#queue,
@@ -169,7 +193,7 @@ export class VoiceCall {
     setup.mark('session');
     recorder.startCheckpoints(this.#config.usageCheckpointSeconds);
     this.#startTimers(session);
-    if (greeting) await this.#sayGreeting(session, greeting, meter);
+    if (greeting) await this.#sayGreeting(session, greeting);
     setup.mark('greeting');
     this.#logger.info(
       {
@@ -182,18 +206,16 @@ export class VoiceCall {
   }
 
   /**
-   * Plays the prefetched greeting, billed here as one speech request (its engine is not the session's, so the
-   * session's metrics never count it). If its synthesis failed or has not produced
-   * audio in time, the session synthesises it itself (its retries apply, and its metrics bill it).
+   * Plays the prefetched greeting (its engine reported its usage). If its synthesis failed or has not produced
+   * audio in time, the session synthesises it itself (its retries and failover apply).
    */
-  async #sayGreeting(session: voice.AgentSession, greeting: PrefetchedSpeech, meter: UsageMeter) {
+  async #sayGreeting(session: voice.AgentSession, greeting: PrefetchedSpeech) {
     const audio = await greeting.audio(GREETING_PREFETCH_WAIT_MS);
     if (!audio) {
       this.#logger.warn('greeting not synthesised ahead; synthesising it now');
       session.say(greeting.text, { allowInterruptions: true });
       return;
     }
-    meter.addTtsRequest(greeting.text.length);
     session.say(greeting.text, { audio, allowInterruptions: true });
     void greeting.settled().then(() => {
       if (greeting.failure)
@@ -266,7 +288,9 @@ export class VoiceCall {
     session.on(voice.AgentSessionEventTypes.ConversationItemAdded, (ev) => {
       const item = ev.item;
       if (item.type !== 'message' || isHistoryItem(item.id)) return;
-      const row = toMessageRow(this.#call, item, this.#clock.next(item.createdAt));
+      // Which engines spoke a reply, and how many of its sentences their transcript contradicts.
+      const speech = item.role === 'assistant' ? this.#speechLedger.take(item.textContent ?? '') : undefined;
+      const row = toMessageRow(this.#call, item, this.#clock.next(item.createdAt), speech ? { speech } : {});
       if (!row) return;
       this.#queue.enqueue({
         key: `message:${row.id}`,
@@ -388,6 +412,12 @@ export class VoiceCall {
         this.#logger.warn({ err: errorMessage(error) }, 'session close failed');
       }
     }
+    // The speech engines last (the Realtime connection): usage of responses cancelled at the end has arrived.
+    try {
+      await withTimeout(this.#providers?.speech.close() ?? Promise.resolve(), 3_000);
+    } catch (error) {
+      this.#logger.warn({ err: errorMessage(error) }, 'speech close failed');
+    }
 
     this.#recorder?.finish(reason);
     this.#queue.enqueue({
@@ -397,7 +427,7 @@ export class VoiceCall {
         await endVoiceSession(this.#db, this.#call.sessionId, reason);
       },
     });
-    const snapshot = this.#meter?.snapshot();
+    const snapshot = this.#meter.snapshot();
     reportObservation({ kind: 'call_ended', reason, durationSeconds });
     if (snapshot) {
       reportObservation({

@@ -1,16 +1,33 @@
 import type { metrics } from '@livekit/agents';
-import { llmCost, llmPrice, roundUsd, sttCost, sttPrice, ttsCost, ttsPrice } from '@voice/core/pricing';
+import type { SpeechProvider } from '@voice/core/config/agent';
+import {
+  llmCost,
+  llmPrice,
+  type RealtimeSpeechTokens,
+  realtimeSpeechCost,
+  realtimeSpeechPrice,
+  roundUsd,
+  sttCost,
+  sttPrice,
+  ttsCost,
+  ttsPrice,
+} from '@voice/core/pricing';
+import type { SpeechUsage } from './speech-usage.ts';
 
 export interface UsageModels {
   stt: string;
   llm: string;
-  tts: string;
-  /**
-   * Whether the TTS streams natively. A TTS that synthesises whole texts (OpenAISpeech) runs behind the framework's
-   * StreamAdapter, which reports every segment twice: once per HTTP request (`streamed: false`) and once for the
-   * adapter's stream (`streamed: true`). Only one of the two may be counted.
-   */
-  ttsStreams: boolean;
+}
+
+/** What one speech engine (provider + model) was used for during the call. */
+export interface SpeechEngineUsage {
+  provider: SpeechProvider;
+  model: string;
+  requests: number;
+  characters: number;
+  /** Realtime API engines: the tokens `response.done` reported. */
+  tokens?: RealtimeSpeechTokens;
+  cost: number | null;
 }
 
 export interface UsageSnapshot {
@@ -24,7 +41,8 @@ export interface UsageSnapshot {
     cacheCreationTokens: number;
     cost: number | null;
   };
-  tts: { model: string; requests: number; characters: number; cost: number | null };
+  /** Speech over every engine used; `engines` has each one apart (priced by its own unit). */
+  tts: { requests: number; characters: number; cost: number | null; engines: SpeechEngineUsage[] };
   /** LLM tokens of every kind (what `usage_logs.tokens_used` holds). */
   tokensUsed: number;
   /** Sum of the priced parts, rounded to 6 decimals. */
@@ -34,14 +52,15 @@ export interface UsageSnapshot {
 }
 
 /**
- * Adds up one call's usage per provider, from what we measure ourselves (STT audio) and from the framework's
- * metrics (LLM tokens, TTS characters), and prices it with the table in core/src/pricing.ts.
+ * Adds up one call's usage per provider, from what we measure ourselves (STT audio), from the framework's metrics
+ * (LLM tokens) and from what the speech engines report per request (characters, or Realtime API tokens), and
+ * prices it with the table in core/src/pricing.ts.
  */
 export class UsageMeter {
   readonly #models: UsageModels;
   #sttSeconds = 0;
   #llm = { requests: 0, input: 0, output: 0, cacheRead: 0, cacheCreation: 0 };
-  #tts = { requests: 0, characters: 0 };
+  readonly #speech = new Map<string, Omit<SpeechEngineUsage, 'cost'>>();
 
   constructor(models: UsageModels) {
     this.#models = models;
@@ -52,13 +71,37 @@ export class UsageMeter {
     if (Number.isFinite(seconds) && seconds > 0) this.#sttSeconds += seconds;
   }
 
-  /** Speech synthesised outside the session's own pipeline (the prefetched greeting): one request. */
-  addTtsRequest(characters: number): void {
-    this.#tts.requests += 1;
-    this.#tts.characters += Math.max(0, characters);
+  /** One speech request, as its engine reported it (see SpeechUsage). */
+  addSpeech(usage: SpeechUsage): void {
+    const key = `${usage.provider}:${usage.model}`;
+    let entry = this.#speech.get(key);
+    if (!entry) {
+      entry = { provider: usage.provider, model: usage.model, requests: 0, characters: 0 };
+      this.#speech.set(key, entry);
+    }
+    entry.requests += 1;
+    entry.characters += Math.max(0, usage.characters);
+    if (usage.tokens) {
+      entry.tokens ??= {
+        textInputTokens: 0,
+        cachedTextInputTokens: 0,
+        audioInputTokens: 0,
+        textOutputTokens: 0,
+        audioOutputTokens: 0,
+      };
+      const t = entry.tokens;
+      t.textInputTokens += usage.tokens.textInputTokens;
+      t.cachedTextInputTokens += usage.tokens.cachedTextInputTokens;
+      t.audioInputTokens += usage.tokens.audioInputTokens;
+      t.textOutputTokens += usage.tokens.textOutputTokens;
+      t.audioOutputTokens += usage.tokens.audioOutputTokens;
+    }
   }
 
-  /** Feed every `metrics_collected` event; the meter picks what bills. */
+  /**
+   * Feed every `metrics_collected` event; the meter picks what bills. Speech is not taken from here: engines
+   * report their own requests (addSpeech).
+   */
   onMetrics(m: metrics.AgentMetrics): void {
     if (m.type === 'llm_metrics') {
       const cached = m.promptCachedTokens || 0;
@@ -70,15 +113,11 @@ export class UsageMeter {
       this.#llm.output += m.completionTokens || 0;
       this.#llm.cacheRead += cached;
       this.#llm.cacheCreation += created;
-    } else if (m.type === 'tts_metrics') {
-      if (m.streamed !== this.#models.ttsStreams) return; // the double report; see UsageModels.ttsStreams
-      this.#tts.requests += 1;
-      this.#tts.characters += m.charactersCount || 0;
     }
   }
 
   snapshot(): UsageSnapshot {
-    const { stt: sttModel, llm: llmModel, tts: ttsModel } = this.#models;
+    const { stt: sttModel, llm: llmModel } = this.#models;
     const sttUsd = sttCost(sttModel, this.#sttSeconds);
     const llmUsd = llmCost(llmModel, {
       inputTokens: this.#llm.input,
@@ -86,11 +125,21 @@ export class UsageMeter {
       cacheReadTokens: this.#llm.cacheRead,
       cacheCreationTokens: this.#llm.cacheCreation,
     });
-    const ttsUsd = ttsCost(ttsModel, this.#tts.characters);
+    const engines: SpeechEngineUsage[] = [...this.#speech.values()].map((e) => {
+      const usd = e.tokens ? realtimeSpeechCost(e.model, e.tokens) : ttsCost(e.model, e.characters);
+      return {
+        ...e,
+        ...(e.tokens ? { tokens: { ...e.tokens } } : {}),
+        cost: usd === undefined ? null : roundUsd(usd),
+      };
+    });
+    const speechPriced = (e: SpeechEngineUsage) =>
+      e.tokens ? realtimeSpeechPrice(e.model) : ttsPrice(e.model);
+    const ttsUsd = engines.reduce((sum, e) => sum + (e.cost ?? 0), 0);
     const unpriced = [
       ...(sttPrice(sttModel) ? [] : [`stt:${sttModel}`]),
       ...(llmPrice(llmModel) ? [] : [`llm:${llmModel}`]),
-      ...(ttsPrice(ttsModel) ? [] : [`tts:${ttsModel}`]),
+      ...engines.filter((e) => !speechPriced(e)).map((e) => `tts:${e.model}`),
     ];
     return {
       stt: {
@@ -108,13 +157,14 @@ export class UsageMeter {
         cost: llmUsd === undefined ? null : roundUsd(llmUsd),
       },
       tts: {
-        model: ttsModel,
-        requests: this.#tts.requests,
-        characters: this.#tts.characters,
-        cost: ttsUsd === undefined ? null : roundUsd(ttsUsd),
+        requests: engines.reduce((n, e) => n + e.requests, 0),
+        characters: engines.reduce((n, e) => n + e.characters, 0),
+        // Null when an engine has no price (it is listed in `unpriced`; the others still count in the total).
+        cost: engines.some((e) => e.cost === null) ? null : roundUsd(ttsUsd),
+        engines,
       },
       tokensUsed: this.#llm.input + this.#llm.output + this.#llm.cacheRead + this.#llm.cacheCreation,
-      estimatedCost: roundUsd((sttUsd ?? 0) + (llmUsd ?? 0) + (ttsUsd ?? 0)),
+      estimatedCost: roundUsd((sttUsd ?? 0) + (llmUsd ?? 0) + ttsUsd),
       unpriced,
     };
   }

@@ -1,4 +1,4 @@
-import { LLM_PRICES, normalizeModelId, STT_PRICES, TTS_PRICES } from '@voice/core/pricing';
+import { LLM_PRICES, normalizeModelId, realtimeSpeechPrice, STT_PRICES, ttsPrice } from '@voice/core/pricing';
 import { usageLogIdFor } from '../persistence/deterministic-id.ts';
 import type { CallIdentity } from '../persistence/message-rows.ts';
 import type { UsageSnapshot } from './usage-meter.ts';
@@ -44,16 +44,32 @@ export function toUsageLogRow(
         cost: usage.llm.cost,
       },
       tts: {
-        model: usage.tts.model,
         requests: usage.tts.requests,
         characters: usage.tts.characters,
         cost: usage.tts.cost,
+        // Each speech engine the call used (a failover uses more than one), priced by its own unit.
+        engines: usage.tts.engines.map((e) => ({
+          provider: e.provider,
+          model: e.model,
+          requests: e.requests,
+          characters: e.characters,
+          ...(e.tokens
+            ? {
+                text_input_tokens: e.tokens.textInputTokens,
+                cached_text_input_tokens: e.tokens.cachedTextInputTokens,
+                audio_input_tokens: e.tokens.audioInputTokens,
+                text_output_tokens: e.tokens.textOutputTokens,
+                audio_output_tokens: e.tokens.audioOutputTokens,
+              }
+            : {}),
+          cost: e.cost,
+          pricing_source: (e.tokens ? realtimeSpeechPrice(e.model) : ttsPrice(e.model))?.source ?? null,
+        })),
       },
       unpriced: usage.unpriced,
       pricing_sources: {
         stt: priceSource(STT_PRICES, usage.stt.model),
         llm: priceSource(LLM_PRICES, usage.llm.model),
-        tts: priceSource(TTS_PRICES, usage.tts.model),
       },
     },
     created_at: new Date(opts.startedAtMs).toISOString(),

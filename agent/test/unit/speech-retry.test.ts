@@ -2,10 +2,11 @@ import { initializeLogger } from '@livekit/agents';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ProviderStandins, startProviderStandins } from '../../../devstack/src/standins/index.ts';
 import { withUnhandledRejectionsCaptured } from '../../../devstack/src/testing/unhandled-rejections.ts';
-import { buildProviders, SPEECH_REQUEST_RETRIES } from '../../src/pipeline/build-session.ts';
-import { standinAgentConfig } from './standin-agent-config.ts';
+import { buildProviders } from '../../src/pipeline/build-session.ts';
+import { SPEECH_REQUEST_RETRIES } from '../../src/pipeline/call-speech.ts';
+import { standinAgentConfig, standinSpeechOptions } from './standin-agent-config.ts';
 
-// The speech engine the pipeline builds (OpenAISpeech over the OpenAI SDK), driven against the OpenAI
+// The /v1/audio/speech engine as the pipeline builds it (OpenAISpeech over the OpenAI SDK, TTS_PROVIDERS=openai-speech), driven against the OpenAI
 // stand-in: transient 429/500 answers are retried inside the request, so the reply is still spoken and the
 // engine never reports an (unrecoverable) error. With agents-plugin-openai 1.9 (its client has maxRetries 0) both
 // fail.
@@ -18,8 +19,8 @@ beforeAll(async () => {
 afterAll(() => standins.stop());
 
 function pipelineTts() {
-  const config = standinAgentConfig(standins);
-  return buildProviders(config).tts;
+  const config = standinAgentConfig(standins, { TTS_PROVIDERS: 'openai-speech' });
+  return buildProviders(config, standinSpeechOptions(standins)).tts;
 }
 
 describe('speech requests survive transient provider errors', () => {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type ProviderStandins, startProviderStandins } from '../../../devstack/src/standins/index.ts';
 import { buildProviders } from '../../src/pipeline/build-session.ts';
 import { STT_CHUNK_MS, SttChunker } from '../../src/pipeline/voice-agent.ts';
-import { standinAgentConfig } from './standin-agent-config.ts';
+import { standinAgentConfig, standinSpeechOptions } from './standin-agent-config.ts';
 
 // The pipeline's Deepgram STT (the real plugin, as patched by patches/) against the Deepgram stand-in: the audio
 // goes out in STT_CHUNK_MS messages. Fails if the patch is not applied (the plugin's own 100 ms) or if the patch
@@ -19,7 +19,7 @@ afterAll(() => standins.stop());
 
 it(`sends caller audio to Deepgram in ${STT_CHUNK_MS} ms messages`, async () => {
   const config = standinAgentConfig(standins);
-  const stream = buildProviders(config).stt.stream();
+  const stream = buildProviders(config, standinSpeechOptions(standins)).stt.stream();
   const chunker = new SttChunker();
   // One second of quiet noise in 10 ms frames at 16 kHz, as the room delivers it.
   for (let f = 0; f < 100; f++) {

@@ -4,7 +4,7 @@ import { SttAudioMeter } from '../../src/usage/stt-audio-meter.ts';
 import { UsageMeter } from '../../src/usage/usage-meter.ts';
 import { toSessionTotals, toUsageLogRow } from '../../src/usage/usage-rows.ts';
 
-const MODELS = { stt: 'nova-3', llm: 'claude-haiku-4-5', tts: 'tts-1', ttsStreams: false };
+const MODELS = { stt: 'nova-3', llm: 'claude-haiku-4-5' };
 
 function ttsMetrics(chars: number, streamed: boolean): metrics.TTSMetrics {
   return {
@@ -20,6 +20,14 @@ function ttsMetrics(chars: number, streamed: boolean): metrics.TTSMetrics {
     streamed,
   };
 }
+
+const realtimeTokens = (textIn: number, audioOut: number, textOut: number) => ({
+  textInputTokens: textIn,
+  cachedTextInputTokens: 0,
+  audioInputTokens: 0,
+  textOutputTokens: textOut,
+  audioOutputTokens: audioOut,
+});
 
 function llmMetrics(prompt: number, cached: number, created: number, completion: number): metrics.LLMMetrics {
   return {
@@ -40,19 +48,45 @@ function llmMetrics(prompt: number, cached: number, created: number, completion:
 }
 
 describe('usage meter', () => {
-  it('counts TTS characters once although openai.TTS reports every segment twice', () => {
+  it('bills speech from what the engines report, never from the framework metrics (which double-count)', () => {
     const meter = new UsageMeter(MODELS);
-    // One reply of two sentences: one request per sentence (streamed=false) plus the adapter's stream report.
     meter.onMetrics(ttsMetrics(20, false));
-    meter.onMetrics(ttsMetrics(30, false));
-    meter.onMetrics(ttsMetrics(50, true));
-    expect(meter.snapshot().tts).toMatchObject({ characters: 50, requests: 2 });
+    meter.onMetrics(ttsMetrics(20, true));
+    meter.addSpeech({ provider: 'openai-speech', model: 'tts-1', characters: 20 });
+    expect(meter.snapshot().tts).toMatchObject({ characters: 20, requests: 1 });
   });
 
-  it('counts the stream reports instead for a natively streaming TTS', () => {
-    const meter = new UsageMeter({ ...MODELS, ttsStreams: true });
-    meter.onMetrics(ttsMetrics(50, true));
-    expect(meter.snapshot().tts.characters).toBe(50);
+  it('records usage per engine actually used and prices each by its own unit (tokens or characters)', () => {
+    const meter = new UsageMeter(MODELS);
+    meter.addSpeech({
+      provider: 'openai-realtime',
+      model: 'gpt-realtime-2.1-mini',
+      characters: 30,
+      tokens: realtimeTokens(40, 100, 8),
+    });
+    meter.addSpeech({
+      provider: 'openai-realtime',
+      model: 'gpt-realtime-2.1-mini',
+      characters: 10,
+      tokens: realtimeTokens(30, 50, 3),
+    });
+    meter.addSpeech({ provider: 'deepgram', model: 'aura-2-thalia-en', characters: 1000 });
+    const s = meter.snapshot();
+    expect(s.tts.requests).toBe(3);
+    expect(s.tts.characters).toBe(1040);
+    const [realtime, deepgram] = s.tts.engines;
+    expect(realtime).toMatchObject({
+      provider: 'openai-realtime',
+      requests: 2,
+      tokens: { textInputTokens: 70, audioOutputTokens: 150, textOutputTokens: 11 },
+    });
+    // gpt-realtime-2.1-mini: text in $0.60, audio out $20, text out $2.40 per 1M tokens.
+    expect(realtime?.cost).toBeCloseTo((70 * 0.6 + 150 * 20 + 11 * 2.4) / 1e6, 6);
+    // Aura-2: $0.030 per 1k characters.
+    expect(deepgram).toMatchObject({ provider: 'deepgram', requests: 1, characters: 1000 });
+    expect(deepgram?.cost).toBeCloseTo(0.03, 6);
+    expect(s.tts.cost).toBeCloseTo((realtime?.cost ?? 0) + 0.03, 6);
+    expect(s.unpriced).toEqual([]);
   });
 
   it('splits Claude input into uncached, cache-read and cache-write tokens and prices each', () => {
@@ -73,9 +107,9 @@ describe('usage meter', () => {
   });
 
   it('sums the parts into the estimated cost and flags unpriced models', () => {
-    const meter = new UsageMeter({ ...MODELS, tts: 'some-new-tts' });
+    const meter = new UsageMeter(MODELS);
     meter.addSttAudio(60);
-    meter.onMetrics(ttsMetrics(1000, false));
+    meter.addSpeech({ provider: 'openai-speech', model: 'some-new-tts', characters: 1000 });
     const s = meter.snapshot();
     expect(s.stt.cost).toBeCloseTo(0.0077, 6);
     expect(s.tts.cost).toBeNull();
@@ -87,7 +121,7 @@ describe('usage meter', () => {
     const meter = new UsageMeter(MODELS);
     meter.addSttAudio(12.5);
     meter.onMetrics(llmMetrics(100, 0, 0, 10));
-    meter.onMetrics(ttsMetrics(42, false));
+    meter.addSpeech({ provider: 'deepgram', model: 'aura-2-thalia-en', characters: 42 });
     const call = { sessionId: '7f1d3c2a-9b8e-4f6d-a5c4-3b2a1f0e9d8c', userId: 'u', conversationId: 'c' };
     const a = toUsageLogRow(call, meter.snapshot(), { startedAtMs: 0, final: false });
     const b = toUsageLogRow(call, meter.snapshot(), {
@@ -103,7 +137,10 @@ describe('usage meter', () => {
         final: true,
         end_reason: 'caller_left',
         stt: { audio_seconds: 12.5 },
-        tts: { characters: 42 },
+        tts: {
+          characters: 42,
+          engines: [{ provider: 'deepgram', model: 'aura-2-thalia-en', requests: 1, characters: 42 }],
+        },
         llm: { input_tokens: 100, output_tokens: 10 },
       },
     });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envBoolean, envPort, envPositiveInt, envUrl, parseEnv } from '../env.ts';
+import { ConfigError, envBoolean, envList, envPort, envPositiveInt, envUrl, parseEnv } from '../env.ts';
 import { livekitServerEnv, loggingEnv, supabaseServerEnv } from './shared.ts';
 
 const DEFAULT_SYSTEM_PROMPT =
@@ -7,6 +7,23 @@ const DEFAULT_SYSTEM_PROMPT =
   'Answer in short, natural spoken sentences: no lists, no markdown, no emoji, no code blocks. ' +
   'Keep most replies to one to three sentences unless the user asks for more. ' +
   'If you did not catch something, say so briefly and ask the user to repeat it.';
+
+/**
+ * The speech engines the agent can use, by the name TTS_PROVIDERS lists them under:
+ * - `openai-realtime`: OpenAI's Realtime API (OPENAI_REALTIME_MODEL), each sentence read in an out-of-band response;
+ * - `deepgram`: Deepgram Aura through @livekit/agents-plugin-deepgram (DEEPGRAM_TTS_MODEL, the STT's key);
+ * - `openai-speech`: OpenAI `/v1/audio/speech` (TTS_MODEL: tts-1, tts-1-hd, gpt-4o-mini-tts), whose models OpenAI
+ *   shuts down on 2027-01-06.
+ */
+export const SPEECH_PROVIDERS = ['openai-realtime', 'deepgram', 'openai-speech'] as const;
+export type SpeechProvider = (typeof SPEECH_PROVIDERS)[number];
+
+const speechProviderList = envList.pipe(
+  z
+    .array(z.enum(SPEECH_PROVIDERS, { error: `each entry must be one of ${SPEECH_PROVIDERS.join(', ')}` }))
+    .min(1, 'must name at least one speech engine')
+    .refine((list) => new Set(list).size === list.length, 'names an engine twice'),
+);
 
 /**
  * The agent worker's environment. Provider base URLs are optional: unset means the provider's public endpoint;
@@ -65,11 +82,41 @@ export const agentEnv = z.object({
   /** Upper bound on one spoken reply's tokens. */
   CLAUDE_MAX_TOKENS: envPositiveInt.default(400),
 
-  OPENAI_API_KEY: z.string().min(1),
-  /** OpenAI API base URL including /v1. Unset = https://api.openai.com/v1. */
+  /**
+   * Speech engines in failover order (comma-separated, see SPEECH_PROVIDERS). The first speaks; when it fails or
+   * stalls, the next one speaks the call's next sentence, and the first takes over again once it answers a
+   * recovery check. The default is what still works after OpenAI's /v1/audio/speech models shut down
+   * (2027-01-06): the Realtime API, then Deepgram Aura.
+   */
+  TTS_PROVIDERS: speechProviderList.default(['openai-realtime', 'deepgram']),
+  /** Required when TTS_PROVIDERS names an OpenAI engine. */
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  /** OpenAI API base URL including /v1 (the openai-speech engine). Unset = https://api.openai.com/v1. */
   OPENAI_BASE_URL: envUrl.optional(),
+  /**
+   * Base URL (https://…/v1) of the Realtime API; the engine connects to wss://…/v1/realtime. Unset = OPENAI_BASE_URL,
+   * or https://api.openai.com/v1.
+   */
+  OPENAI_REALTIME_BASE_URL: envUrl.optional(),
+  /** The Realtime model that reads the replies (OpenAI's named replacement for the /v1/audio/speech models). */
+  OPENAI_REALTIME_MODEL: z.string().min(1).default('gpt-realtime-2.1-mini'),
+  /** Realtime voice: alloy, ash, ballad, coral, echo, sage, shimmer, verse, marin, cedar (OpenAI recommends marin, cedar). */
+  OPENAI_REALTIME_VOICE: z.string().min(1).default('marin'),
+  /** The openai-speech engine (/v1/audio/speech): model and voice. */
   TTS_MODEL: z.string().min(1).default('tts-1'),
   TTS_VOICE: z.string().min(1).default('alloy'),
+  /** The deepgram engine's Aura voice model (Aura-2 names are aura-2-<voice>-<language>). */
+  DEEPGRAM_TTS_MODEL: z
+    .string()
+    .regex(/^aura-[a-z0-9-]+$/, 'must be a Deepgram Aura model, e.g. aura-2-thalia-en')
+    .default('aura-2-thalia-en'),
+  /**
+   * A sentence's first audio must arrive within this long; otherwise its engine counts as stalled, the sentence is
+   * spoken by the next engine in TTS_PROVIDERS, and the stalled one is checked again in the background.
+   */
+  TTS_FIRST_AUDIO_TIMEOUT_MS: envPositiveInt.default(2_500),
+  /** How often an engine that failed is checked (a short test sentence) until it works again. */
+  TTS_RECOVERY_INTERVAL_SECONDS: envPositiveInt.default(10),
 
   /** The system prompt for every call (spoken style). */
   AGENT_SYSTEM_PROMPT: z.string().min(1).default(DEFAULT_SYSTEM_PROMPT),
@@ -104,7 +151,22 @@ export interface AgentConfig {
   livekit: { url: string; apiKey: string; apiSecret: string };
   deepgram: { apiKey: string; baseUrl: string | undefined; model: string; language: string };
   anthropic: { apiKey: string; baseUrl: string | undefined; model: string; maxTokens: number };
-  openai: { apiKey: string; baseUrl: string | undefined; ttsModel: string; ttsVoice: string };
+  openai: {
+    apiKey: string;
+    baseUrl: string | undefined;
+    realtimeBaseUrl: string | undefined;
+    realtimeModel: string;
+    realtimeVoice: string;
+    ttsModel: string;
+    ttsVoice: string;
+  };
+  speech: {
+    /** Engines in failover order. */
+    providers: SpeechProvider[];
+    deepgramModel: string;
+    firstAudioTimeoutMs: number;
+    recoveryIntervalMs: number;
+  };
   systemPrompt: string;
   greeting: string;
   leaseSeconds: number;
@@ -116,6 +178,15 @@ export interface AgentConfig {
 
 export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
   const e = parseEnv('agent', agentEnv, env);
+  const usesOpenAI = e.TTS_PROVIDERS.some((p) => p.startsWith('openai-'));
+  if (usesOpenAI && !e.OPENAI_API_KEY) {
+    throw new ConfigError('agent', [
+      {
+        variable: 'OPENAI_API_KEY',
+        message: `is required when TTS_PROVIDERS names an OpenAI engine (${e.TTS_PROVIDERS.join(',')})`,
+      },
+    ]);
+  }
   return {
     agentName: e.AGENT_NAME,
     logLevel: e.LOG_LEVEL,
@@ -141,10 +212,19 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
       maxTokens: e.CLAUDE_MAX_TOKENS,
     },
     openai: {
-      apiKey: e.OPENAI_API_KEY,
+      apiKey: e.OPENAI_API_KEY ?? '',
       baseUrl: e.OPENAI_BASE_URL,
+      realtimeBaseUrl: e.OPENAI_REALTIME_BASE_URL ?? e.OPENAI_BASE_URL,
+      realtimeModel: e.OPENAI_REALTIME_MODEL,
+      realtimeVoice: e.OPENAI_REALTIME_VOICE,
       ttsModel: e.TTS_MODEL,
       ttsVoice: e.TTS_VOICE,
+    },
+    speech: {
+      providers: e.TTS_PROVIDERS,
+      deepgramModel: e.DEEPGRAM_TTS_MODEL,
+      firstAudioTimeoutMs: e.TTS_FIRST_AUDIO_TIMEOUT_MS,
+      recoveryIntervalMs: e.TTS_RECOVERY_INTERVAL_SECONDS * 1000,
     },
     systemPrompt: e.AGENT_SYSTEM_PROMPT,
     greeting: e.AGENT_GREETING,

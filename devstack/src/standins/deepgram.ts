@@ -2,6 +2,12 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
+import {
+  createDeepgramSpeakHandler,
+  type SpeakConnectionRecord,
+  type SpeakFailure,
+  type SpeakSettings,
+} from './deepgram-speak.ts';
 import { type ListeningServer, listenOnFreePort, sendJson } from './http.ts';
 import type { LatencyProfile } from './profile.ts';
 import { SpeechDetector, type SpeechDetectorOptions } from './speech-detector.ts';
@@ -42,6 +48,8 @@ export interface SttConnectionRecord {
 export interface DeepgramSettings {
   profile: LatencyProfile;
   speechDetector: SpeechDetectorOptions;
+  /** Speech (`/v1/speak`) while set: every Flush fails this way. */
+  speakOutage?: SpeakSettings['outage'];
 }
 
 const MODEL_UUID = '1b0e4c1f-7b35-4a3c-9c21-5b3a5d2e0f00';
@@ -53,16 +61,30 @@ export async function startDeepgramStandin(
   host: string,
   settings: () => DeepgramSettings,
   transcripts: SttTranscriptSource,
-): Promise<{ url: string; recorded: SttConnectionRecord[]; stop(): Promise<void>; reset(): void }> {
+): Promise<{
+  url: string;
+  recorded: SttConnectionRecord[];
+  speech: SpeakConnectionRecord[];
+  queueSpeakFailures(failures: SpeakFailure[]): void;
+  stop(): Promise<void>;
+  reset(): void;
+}> {
   const recorded: SttConnectionRecord[] = [];
   let connections = 0;
   const live = new Set<WebSocket>();
   const wss = new WebSocketServer({ noServer: true, maxPayload: 8 * 1024 * 1024 });
   const requestIds = new WeakMap<IncomingMessage, string>();
   const server = createServer((req, res) => answerPlainHttp(req, res));
+  const speak = createDeepgramSpeakHandler(
+    wss,
+    live,
+    () => ({ profile: settings().profile, outage: settings().speakOutage }),
+    rejectUpgrade,
+  );
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/v1/speak') return speak.handleUpgrade(req, socket, head, url);
     const requestId = randomUUID();
     if (url.pathname !== '/v1/listen') return rejectUpgrade(socket, 404, 'Not Found', requestId);
     if (!/^(token|bearer)\s+\S+/i.test(req.headers.authorization ?? '')) {
@@ -97,9 +119,12 @@ export async function startDeepgramStandin(
   return {
     url: `ws://${host}:${listening.port}`,
     recorded,
+    speech: speak.recorded,
+    queueSpeakFailures: (failures) => speak.queueFailures(failures),
     reset() {
       recorded.length = 0;
       connections = 0;
+      speak.reset();
     },
     async stop() {
       for (const ws of live) ws.terminate();
@@ -113,7 +138,8 @@ function answerPlainHttp(_req: IncomingMessage, res: ServerResponse): void {
   // Pre-recorded transcription (POST /v1/listen) is not simulated: the agent streams.
   sendJson(res, 405, {
     err_code: 'METHOD_NOT_ALLOWED',
-    err_msg: 'The Deepgram stand-in serves live transcription only (WebSocket /v1/listen).',
+    err_msg:
+      'The Deepgram stand-in serves live transcription (WebSocket /v1/listen) and streaming speech (WebSocket /v1/speak) only.',
   });
 }
 

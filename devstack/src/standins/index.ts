@@ -6,6 +6,13 @@ import {
   startAnthropicStandin,
 } from './anthropic.ts';
 import { type SttConnectionRecord, startDeepgramStandin } from './deepgram.ts';
+import type { SpeakConnectionRecord, SpeakFailure } from './deepgram-speak.ts';
+import {
+  type OpenAiRealtimeStandin,
+  type RealtimeConnectionRecord,
+  type RealtimeFailure,
+  startOpenAiRealtimeStandin,
+} from './openai-realtime.ts';
 import {
   type OpenAiStandin,
   startOpenAiStandin,
@@ -15,6 +22,7 @@ import {
 import { FAST_PROFILE, type LatencyProfile } from './profile.ts';
 import { DEFAULT_SPEECH_DETECTOR, type SpeechDetectorOptions } from './speech-detector.ts';
 import { type SttScript, SttTranscriptSource } from './stt-script.ts';
+import { type StandinTls, standinTls } from './tls.ts';
 
 /**
  * Wire-compatible stand-ins for Deepgram (live STT), Anthropic (Messages) and OpenAI (speech) on 127.0.0.1:
@@ -24,6 +32,12 @@ import { type SttScript, SttTranscriptSource } from './stt-script.ts';
 
 export type { LlmFailure, LlmReply, LlmRequestRecord, LlmScript, LlmToolUse } from './anthropic.ts';
 export type { SttConnectionRecord } from './deepgram.ts';
+export type { SpeakConnectionRecord, SpeakFailure } from './deepgram-speak.ts';
+export type {
+  RealtimeConnectionRecord,
+  RealtimeFailure,
+  RealtimeResponseRecord,
+} from './openai-realtime.ts';
 export type { TtsFailure, TtsRequestRecord } from './openai-tts.ts';
 export { FAST_PROFILE, type LatencyProfile, REALISTIC_PROFILE } from './profile.ts';
 export type { SpeechDetectorOptions } from './speech-detector.ts';
@@ -49,6 +63,21 @@ export interface StandinConfiguration {
   ttsFailures?: TtsFailure[];
   /** Minimum prompt-cache prefix in tokens for every model (default: per model, e.g. 1024 Sonnet 4.6, 4096 Haiku 4.5). */
   llmCacheMinTokens?: number;
+  /** Appended: failures for the next Realtime API responses, one each. */
+  realtimeFailures?: RealtimeFailure[];
+  /** Every Realtime response fails this way from now on (null: back to normal). */
+  realtimeOutage?: RealtimeFailure | null;
+  /** Refuse new Realtime connections (503 at the upgrade) from now on, or accept them again. */
+  realtimeRefuseConnections?: boolean;
+  /**
+   * The Realtime stand-in speaks (and transcribes) what this returns instead of the text it was asked to read
+   * (undefined from the function: read verbatim; null: no rewording).
+   */
+  realtimeReword?: ((text: string) => string | undefined) | null;
+  /** Appended: failures for the next Deepgram speech Flushes, one each. */
+  speakFailures?: SpeakFailure[];
+  /** Every Deepgram speech Flush fails this way from now on (null: back to normal). */
+  speakOutage?: SpeakFailure | null;
 }
 
 export interface ProviderStandins {
@@ -58,8 +87,25 @@ export interface ProviderStandins {
   anthropicUrl: string;
   /** For `new openai.TTS({ baseURL, apiKey })` (or OPENAI_BASE_URL): ends in `/v1`. */
   openaiUrl: string;
+  /**
+   * The Realtime API stand-in as an OpenAI base URL (`https://127.0.0.1:P/v1`, OPENAI_REALTIME_BASE_URL): the
+   * `openai` package's realtime client connects to `wss://…/v1/realtime`. It serves TLS with a certificate made at
+   * start; clients trust it through {@link realtimeTls} (`ca`, or NODE_EXTRA_CA_CERTS=`caFile` for a process).
+   */
+  openaiRealtimeUrl: string;
+  realtimeTls: { ca: string; caFile: string };
   /** What each stand-in received and answered, in arrival order (live arrays; cleared by reset()). */
-  recorded: { stt: SttConnectionRecord[]; llm: LlmRequestRecord[]; tts: TtsRequestRecord[] };
+  recorded: {
+    stt: SttConnectionRecord[];
+    llm: LlmRequestRecord[];
+    tts: TtsRequestRecord[];
+    /** Realtime API sessions, each with its responses. */
+    realtime: RealtimeConnectionRecord[];
+    /** Deepgram speech (`/v1/speak`) connections. */
+    speak: SpeakConnectionRecord[];
+  };
+  /** Closes every open Realtime session from the server side (a dropped connection). */
+  dropRealtimeConnections(): void;
   readonly profile: LatencyProfile;
   configure(configuration: StandinConfiguration): void;
   /** Back to the start-up profile, no scripts, no queued failures, empty records and prompt cache. */
@@ -72,22 +118,48 @@ export async function startProviderStandins(options: StandinOptions = {}): Promi
   const initialProfile: LatencyProfile = { ...FAST_PROFILE, ...options.profile };
   let profile = { ...initialProfile };
   let speechDetector = { ...DEFAULT_SPEECH_DETECTOR };
+  let realtime: {
+    outage?: RealtimeFailure;
+    refuseConnections?: boolean;
+    reword?: (text: string) => string | undefined;
+  } = {};
+  let speakOutage: SpeakFailure | undefined;
   const transcripts = new SttTranscriptSource();
 
   const started: Array<{ stop(): Promise<void> }> = [];
   try {
-    const deepgram = await startDeepgramStandin(host, () => ({ profile, speechDetector }), transcripts);
+    const tls: StandinTls = await standinTls(host);
+    started.push(tls);
+    const deepgram = await startDeepgramStandin(
+      host,
+      () => ({ profile, speechDetector, speakOutage }),
+      transcripts,
+    );
     started.push(deepgram);
     const anthropic: AnthropicStandin = await startAnthropicStandin(host, () => ({ profile }));
     started.push(anthropic);
     const openai: OpenAiStandin = await startOpenAiStandin(host, () => ({ profile }));
     started.push(openai);
+    const openaiRealtime: OpenAiRealtimeStandin = await startOpenAiRealtimeStandin(host, tls, () => ({
+      profile,
+      ...realtime,
+    }));
+    started.push(openaiRealtime);
 
     return {
       deepgramUrl: deepgram.url,
       anthropicUrl: anthropic.url,
       openaiUrl: openai.url,
-      recorded: { stt: deepgram.recorded, llm: anthropic.recorded, tts: openai.recorded },
+      openaiRealtimeUrl: openaiRealtime.url,
+      realtimeTls: { ca: tls.cert, caFile: tls.certFile },
+      recorded: {
+        stt: deepgram.recorded,
+        llm: anthropic.recorded,
+        tts: openai.recorded,
+        realtime: openaiRealtime.connections,
+        speak: deepgram.speech,
+      },
+      dropRealtimeConnections: () => openaiRealtime.dropConnections(),
       get profile() {
         return { ...profile };
       },
@@ -101,6 +173,15 @@ export async function startProviderStandins(options: StandinOptions = {}): Promi
         if (configuration.ttsFailures) openai.queueFailures(configuration.ttsFailures);
         if (configuration.llmCacheMinTokens !== undefined)
           anthropic.cache.minCacheableTokens = configuration.llmCacheMinTokens;
+        if (configuration.realtimeFailures) openaiRealtime.queueFailures(configuration.realtimeFailures);
+        if (configuration.realtimeOutage !== undefined)
+          realtime = { ...realtime, outage: configuration.realtimeOutage ?? undefined };
+        if (configuration.realtimeRefuseConnections !== undefined)
+          realtime = { ...realtime, refuseConnections: configuration.realtimeRefuseConnections };
+        if (configuration.realtimeReword !== undefined)
+          realtime = { ...realtime, reword: configuration.realtimeReword ?? undefined };
+        if (configuration.speakFailures) deepgram.queueSpeakFailures(configuration.speakFailures);
+        if (configuration.speakOutage !== undefined) speakOutage = configuration.speakOutage ?? undefined;
       },
       reset() {
         profile = { ...initialProfile };
@@ -110,6 +191,9 @@ export async function startProviderStandins(options: StandinOptions = {}): Promi
         anthropic.reset();
         anthropic.cache.minCacheableTokens = undefined;
         openai.reset();
+        openaiRealtime.reset();
+        realtime = {};
+        speakOutage = undefined;
       },
       async stop() {
         await Promise.all(started.map((s) => s.stop()));

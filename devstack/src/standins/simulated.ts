@@ -56,6 +56,9 @@ export async function startSimulatedProviders(
       ANTHROPIC_BASE_URL: standins.anthropicUrl,
       OPENAI_API_KEY: 'simulated-openai-key',
       OPENAI_BASE_URL: standins.openaiUrl,
+      OPENAI_REALTIME_BASE_URL: standins.openaiRealtimeUrl,
+      // The Realtime stand-in's TLS certificate (made at its start), trusted by the agent process only.
+      NODE_EXTRA_CA_CERTS: standins.realtimeTls.caFile,
     },
     stop: () => standins.stop(),
   };

@@ -246,6 +246,9 @@ describe('keyless simulated mode', () => {
       });
       expect(env.DEEPGRAM_BASE_URL).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
       expect(env.OPENAI_BASE_URL).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
+      // The Realtime API stand-in speaks TLS; the agent process trusts its certificate through NODE_EXTRA_CA_CERTS.
+      expect(env.OPENAI_REALTIME_BASE_URL).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/v1$/);
+      expect(env.NODE_EXTRA_CA_CERTS).toBe(simulated.standins.realtimeTls.caFile);
     } finally {
       warn.mockRestore();
       await simulated.stop();
