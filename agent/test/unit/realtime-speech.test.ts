@@ -173,7 +173,9 @@ describe('RealtimeSpeech (OpenAI Realtime API)', () => {
     expect((dropped as APIConnectionError).retryable).toBe(true);
 
     standins.configure({ realtimeFailures: [{ kind: 'stall' }] });
-    const stalled = await failure('Never spoken.', 300);
+    // Long enough for the reconnect after the drop above to finish on a loaded machine (a connection not ready in
+    // time is a different, retryable failure); the stand-in never sends audio, so this is still a stall.
+    const stalled = await failure('Never spoken.', 1_500);
     expect(stalled).toBeInstanceOf(APITimeoutError);
     // A stall goes to the next engine at once, not to a retry on this one.
     expect((stalled as APITimeoutError).retryable).toBe(false);
