@@ -1,8 +1,8 @@
 import type { TokenResponse } from '@voice/core';
 import { loadTokenServiceConfig } from '@voice/core/config/token-service';
+import { tokenServiceEnvFor } from '@voice/devstack/services/token-service';
 import type { StackInfo } from '@voice/devstack/stack-info';
 import { buildTokenService } from '@voice/token-service/app';
-import { tokenServiceEnvFor } from '@voice/token-service/devstack-service';
 
 export interface E2eTokenService {
   url: string;

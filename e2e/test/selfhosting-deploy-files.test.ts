@@ -15,9 +15,9 @@ import { cachedBinaryPath, resolveLivekitServer } from '@voice/devstack/processe
 import { processIsAlive, spawnManaged } from '@voice/devstack/processes/managed-process';
 import { withClient } from '@voice/devstack/processes/postgres';
 import { httpOk, waitForHealth } from '@voice/devstack/processes/wait-for-health';
+import { tokenServiceEnvFor } from '@voice/devstack/services/token-service';
 import { testStack } from '@voice/devstack/testing/stack';
 import { buildTokenService } from '@voice/token-service/app';
-import { tokenServiceEnvFor } from '@voice/token-service/devstack-service';
 import { startMetricsServer } from '@voice/token-service/metrics';
 import { parse as parseToml } from 'smol-toml';
 import { afterAll, describe, expect, it } from 'vitest';

@@ -1,21 +1,20 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnManaged } from '@voice/devstack/processes/managed-process';
-import { waitForHealth } from '@voice/devstack/processes/wait-for-health';
-import type { StackInfo } from '@voice/devstack/stack-info';
-import { missingProviderKeys, startSimulatedProviders } from '@voice/devstack/standins/simulated';
-import type { StartedUpService, UpService } from '@voice/devstack/up-services';
+import { spawnManaged } from '../processes/managed-process.ts';
+import { waitForHealth } from '../processes/wait-for-health.ts';
+import type { StackInfo } from '../stack-info.ts';
+import { missingProviderKeys, startSimulatedProviders } from '../standins/simulated.ts';
+import type { StartedUpService, UpService } from './up-services.ts';
 
 /**
- * Dev tooling only (never imported by the worker itself): runs the agent worker for `npm start` the way
- * production runs it (`tsx agent/src/main.ts start`, config from the environment). With all three provider
- * keys in the environment it uses the real Deepgram, Anthropic and OpenAI; with any missing it starts the local
- * stand-ins, prints the simulated-mode banner and hands the worker their base URLs — the worker only ever sees
- * ordinary configuration.
+ * Runs the agent worker for `npm start` the way production runs it (`tsx agent/src/main.ts start`, config from
+ * the environment). With all three provider keys in the environment it uses the real Deepgram, Anthropic and
+ * OpenAI; with any missing it starts the local stand-ins, prints the simulated-mode banner and hands the worker
+ * their base URLs — the worker only ever sees ordinary configuration.
  */
-const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
-const REPO_ROOT = path.resolve(path.dirname(MAIN), '../..');
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const MAIN = path.join(REPO_ROOT, 'agent/src/main.ts');
 
 /** What the worker logs once it is registered with LiveKit and can take a call without loading models first. */
 const READY_LINES = [/registered worker/, /job process prewarmed/];
