@@ -11,6 +11,8 @@ export const webClientUpService: UpService = {
   async start({ stack }) {
     const env = process.env;
     const server = await startWebClientServer({
+      // For the page's Content-Security-Policy: the only LiveKit the page may connect to.
+      livekitUrl: stack.livekit.url,
       port: Number(env.WEB_CLIENT_PORT ?? 5173),
       host: env.WEB_CLIENT_HOST ?? '127.0.0.1',
       config: {
