@@ -57,18 +57,23 @@ export function jobRequestHandler(options: {
   logger: Logger;
 }): (request: JobRequest) => Promise<void> {
   return async (request) => {
+    const started = performance.now();
     const admission = await admitJob(options.db, request.job.metadata);
+    // What the check adds to call setup (one indexed read through PostgREST).
+    const admissionMs = Math.round(performance.now() - started);
     const room = request.room?.name;
     if (!admission.accept) {
-      options.logger.info({ jobId: request.id, room, reason: admission.reason }, 'job refused');
+      options.logger.info({ jobId: request.id, room, reason: admission.reason, admissionMs }, 'job refused');
       await request.reject();
       return;
     }
     if (admission.unverified) {
       options.logger.warn(
-        { jobId: request.id, room, sessionId: admission.sessionId },
+        { jobId: request.id, room, sessionId: admission.sessionId, admissionMs },
         'job taken without checking its session (database did not answer)',
       );
+    } else {
+      options.logger.info({ jobId: request.id, room, admissionMs }, 'job admitted');
     }
     await request.accept();
   };

@@ -149,11 +149,14 @@ describe('after a call has ended', () => {
     await waitFor('the room to close', async () =>
       (await calls.rooms.listRooms([grant.room_name])).length === 0 ? true : undefined,
     );
-    // The worker is free again (its job for this call finished).
-    await waitFor('the job to finish', async () =>
-      /"msg":"call ending"/.test(worker!.log()) ? true : undefined,
+    // The worker is free again (its job for this call finished) and has told LiveKit so (it reports its load every
+    // 2.5 s): a job refused now is refused for the session, not for want of capacity.
+    await waitFor(
+      'the job to finish',
+      async () => ((await worker!.activeJobs()) === 0 ? true : undefined),
+      60_000,
     );
-    await sleep(2_000);
+    await sleep(4_000);
 
     standins.reset();
     const assignedBefore = jobsAssigned(worker);
@@ -293,6 +296,7 @@ describe('a call placed while both cores are busy', () => {
     });
     const npmStartWorker = await startAgentWorkerProcess(busy.stack, base.logDir, {
       logName: `agent-${agentName}.log`,
+      quiet: true,
       env: {
         AGENT_NAME: agentName,
         AGENT_HEALTH_PORT: '0',

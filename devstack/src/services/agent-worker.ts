@@ -32,6 +32,8 @@ export interface AgentWorkerProcessOptions {
   env?: Record<string, string>;
   /** Log file name inside logDir. */
   logName?: string;
+  /** No simulated-mode banner on the console (tests). */
+  quiet?: boolean;
 }
 
 /** The agent worker process as `npm start` runs it. */
@@ -41,7 +43,8 @@ export async function startAgentWorkerProcess(
   options: AgentWorkerProcessOptions = {},
 ): Promise<StartedUpService & { logFile: string }> {
   const env = { ...process.env, ...options.env };
-  const simulated = missingProviderKeys(env).length > 0 ? await startSimulatedProviders() : undefined;
+  const simulated =
+    missingProviderKeys(env).length > 0 ? await startSimulatedProviders({ quiet: options.quiet }) : undefined;
   const providerEnv = simulated?.env ?? {
     DEEPGRAM_API_KEY: env.DEEPGRAM_API_KEY ?? '',
     ANTHROPIC_API_KEY: env.ANTHROPIC_API_KEY ?? '',
