@@ -173,6 +173,10 @@ describe('after a call has ended', () => {
     await sleep(5_000);
     expect(await calls.rooms.listRooms([grant.room_name])).toEqual([]);
     expect(jobsAssigned(worker)).toBe(assignedBefore);
+    // No provider was reached: no speech engine (the Realtime API session opens as soon as a job starts), no
+    // Claude, no speech recognition.
+    expect(standins.recorded.realtime).toEqual([]);
+    expect(standins.recorded.speak).toEqual([]);
     expect(standins.recorded.tts).toEqual([]);
     expect(standins.recorded.llm).toEqual([]);
     expect(standins.recorded.stt).toEqual([]);
@@ -214,8 +218,12 @@ describe('a conversation deleted during its call', () => {
     const row = await endedSession(base, grant.session_id);
     expect(row.end_reason).toBe('conversation_deleted');
     expect(row.conversation_id).toBeNull();
-    // The goodbye was spoken (speech may be requested sentence by sentence).
-    const spoken = standins.recorded.tts.map((r) => r.input ?? '').join(' ');
+    // The goodbye was spoken (sentence by sentence, by whichever speech engine the worker runs).
+    const spoken = [
+      ...standins.recorded.realtime.flatMap((c) => c.responses.map((r) => r.text)),
+      ...standins.recorded.speak.flatMap((c) => c.texts),
+      ...standins.recorded.tts.map((r) => r.input ?? ''),
+    ].join(' ');
     expect(spoken).toContain(PHRASES.conversationDeleted.split(',')[0]);
     // The call's usage is still recorded; no message row exists for the deleted conversation.
     const usage = await waitFor('the final usage row', async () => {
