@@ -56,8 +56,12 @@ RUN npm run build --workspace web-client
 FROM nginxinc/nginx-unprivileged:1.29-alpine AS web-client
 # The bundle holds no URLs or keys: /config.json is written from the environment when the container starts
 # (WEB_SUPABASE_URL, WEB_SUPABASE_ANON_KEY, WEB_TOKEN_SERVICE_URL, WEB_SIMULATED_PROVIDERS), so one image serves
-# every deployment. Never put a service role key there: the browser can read it.
+# every deployment. Never put a service role key there: the browser can read it. WEB_LIVEKIT_URL (the token
+# service's LIVEKIT_URL) goes into the Content-Security-Policy. The build ships no source maps (vite.config.ts).
 COPY --from=web-build /app/web-client/dist/ /usr/share/nginx/html/
+# WEB_CSP: the page's Content-Security-Policy, computed at start from the WEB_* URLs (web-client/nginx/csp.envsh).
+# (.envsh files are sourced only when executable.)
+COPY --chmod=0755 web-client/nginx/csp.envsh /docker-entrypoint.d/15-web-csp.envsh
 COPY <<'NGINX' /etc/nginx/templates/default.conf.template
 server {
     listen 8080;
@@ -67,6 +71,7 @@ server {
     add_header Referrer-Policy no-referrer always;
     add_header X-Frame-Options DENY always;
     add_header Permissions-Policy "microphone=(self), camera=(), geolocation=()" always;
+    add_header Content-Security-Policy "${WEB_CSP}" always;
 
     location = /healthz { default_type text/plain; return 200 "ok"; }
     location = /config.json {

@@ -131,6 +131,12 @@ export async function ensureWebClientBuilt(
 export interface WebClientServerOptions {
   /** The runtime config, or a getter (read per request) when a value is only known after the server is up. */
   config: RuntimeConfig | (() => RuntimeConfig);
+  /**
+   * The LiveKit URL the token service hands out (its LIVEKIT_URL), for the Content-Security-Policy: the page may
+   * connect only to Supabase, the token service and this. Unset → any ws(s)/http(s) origin may be reached (the
+   * rest of the policy holds).
+   */
+  livekitUrl?: string;
   /** 0 (default) = any free port. */
   port?: number;
   host?: string;
@@ -148,12 +154,60 @@ function send(res: ServerResponse, status: number, body: string, type = 'text/pl
   res.end(body);
 }
 
-function securityHeaders(res: ServerResponse): void {
+/**
+ * The page's Content-Security-Policy. Scripts and styles only from this origin (the Vite build has no inline script
+ * or style element; React's style props go through the CSSOM, which CSP allows), no plugins, no framing, no <base>
+ * tricks; network access only to the endpoints the page uses. A `ws(s)://` source also covers the same host over
+ * http(s) (CSP level 3), which livekit-client uses to explain a failed connection. The Dockerfile's nginx sends
+ * the same policy (a unit test keeps the two equal).
+ */
+export function contentSecurityPolicy(connectTo: readonly string[]): string {
+  const origins = connectTo.length > 0 ? connectTo : ['ws:', 'wss:', 'http:', 'https:'];
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data: blob:",
+    "font-src 'self' data:",
+    "media-src 'self' blob:",
+    `connect-src 'self' ${origins.join(' ')}`,
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+/** scheme://host[:port] of a URL, and its WebSocket twin for an http(s) one (supabase-js realtime). */
+function connectSources(url: string): string[] {
+  const { protocol, host } = new URL(url);
+  const twin = { 'http:': 'ws:', 'https:': 'wss:' }[protocol];
+  return [`${protocol}//${host}`, ...(twin ? [`${twin}//${host}`] : [])];
+}
+
+/** Where the page may connect: Supabase, the token service, LiveKit (none known → any, see contentSecurityPolicy). */
+export function pageConnectSources(endpoints: {
+  supabaseUrl: string;
+  tokenServiceUrl: string;
+  livekitUrl?: string | undefined;
+}): string[] {
+  if (!endpoints.livekitUrl) return [];
+  return [
+    ...new Set([
+      ...connectSources(endpoints.supabaseUrl),
+      ...connectSources(endpoints.tokenServiceUrl),
+      ...connectSources(endpoints.livekitUrl),
+    ]),
+  ];
+}
+
+function securityHeaders(res: ServerResponse, csp: string): void {
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('Referrer-Policy', 'no-referrer');
   res.setHeader('X-Frame-Options', 'DENY');
   // The page needs the microphone (and nothing else of the kind).
   res.setHeader('Permissions-Policy', 'microphone=(self), camera=(), geolocation=()');
+  res.setHeader('Content-Security-Policy', csp);
 }
 
 export async function startWebClientServer(options: WebClientServerOptions): Promise<WebClientServer> {
@@ -163,10 +217,21 @@ export async function startWebClientServer(options: WebClientServerOptions): Pro
   parseRuntimeConfig(readConfig());
   const root = await ensureWebClientBuilt(options.build ?? 'if-stale');
 
+  function csp(): string {
+    const config = readConfig();
+    return contentSecurityPolicy(pageConnectSources({ ...config, livekitUrl: options.livekitUrl }));
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    securityHeaders(res);
+    securityHeaders(res, csp());
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'method not allowed');
-    const pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    let pathname: string;
+    try {
+      pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    } catch {
+      // A malformed percent-encoding (e.g. `/%E0%A4%A`) is the client's mistake, not a server error.
+      return send(res, 400, 'bad request: malformed URL encoding');
+    }
     if (pathname === '/config.json') {
       return send(res, 200, JSON.stringify(parseRuntimeConfig(readConfig())), CONTENT_TYPES['.json']);
     }
@@ -231,6 +296,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
       tokenServiceUrl: env.WEB_TOKEN_SERVICE_URL ?? '',
       simulatedProviders: env.WEB_SIMULATED_PROVIDERS === 'true',
     },
+    ...(env.WEB_LIVEKIT_URL ? { livekitUrl: env.WEB_LIVEKIT_URL } : {}),
     port: Number(env.WEB_PORT ?? 5173),
     host: env.WEB_HOST ?? '127.0.0.1',
   });

@@ -1,8 +1,9 @@
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { type AgentServer, cli, ServerOptions } from '@livekit/agents';
-import { createLogger } from '@voice/core';
+import { createLogger, createServiceClient } from '@voice/core';
 import { loadAgentConfig } from '@voice/core/config/agent';
+import { jobRequestHandler } from './job-admission.ts';
 import { startMetricsServer } from './metrics/metrics-server.ts';
 import { OBSERVATIONS_URL_ENV } from './metrics/observation-reporter.ts';
 import { AgentMetrics } from './metrics/prometheus.ts';
@@ -76,6 +77,12 @@ cli.runApp(
     host: config.http.host,
     port: healthPort,
     numIdleProcesses: config.idleProcesses,
+    // A job for a session that is over (a rejoin with a used token) is refused here, before any job process
+    // connects or calls a provider.
+    requestFunc: jobRequestHandler({
+      db: createServiceClient(config.supabase.url, config.supabase.serviceRoleKey),
+      logger,
+    }),
     ...(config.maxConcurrentCalls
       ? {
           // livekit-server only dispatches to a worker whose reported load is below its `agents.target_load`

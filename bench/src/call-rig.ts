@@ -3,6 +3,7 @@ import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TokenResponse } from '@voice/core';
+import { startTokenServiceProcess, type TokenServiceProcess } from '@voice/devstack/services/token-service';
 import { type RunningStack, startStack } from '@voice/devstack/stack';
 import { type SpeechClip, speechClip } from '@voice/devstack/standins/fixtures';
 import {
@@ -11,7 +12,6 @@ import {
   startProviderStandins,
 } from '@voice/devstack/standins/index';
 import { createTestUser, serviceClient } from '@voice/devstack/testing/users';
-import { startTokenServiceProcess, type TokenServiceProcess } from '@voice/token-service/devstack-service';
 import { sleep } from '../../e2e/src/agent-speech.ts';
 import { type RunningAgentWorker, startAgentWorker } from '../../e2e/src/agent-worker.ts';
 import { BenchCaller } from './bench-caller.ts';

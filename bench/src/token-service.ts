@@ -2,9 +2,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startTokenServiceProcess } from '@voice/devstack/services/token-service';
 import { startStack } from '@voice/devstack/stack';
 import { createTestUser } from '@voice/devstack/testing/users';
-import { startTokenServiceProcess } from '@voice/token-service/devstack-service';
 import { startWindow } from './lib/process-usage.ts';
 import { type LoadResult, startLoad } from './lib/token-load.ts';
 

@@ -5,8 +5,10 @@ import { z } from 'zod';
  * Request body: LiveKit's standard token-endpoint shape (all optional) plus `conversation_id`.
  * The client never chooses identity, room, grants or agent; those fields are accepted for SDK compatibility and
  * then either ignored (identity, room name) or checked (room_config must not name another agent).
+ * Unknown top-level fields are accepted and dropped: LiveKit's SDKs add fields to this request over time, and an
+ * SDK update must not break calls. The fields we know are validated.
  */
-export const tokenRequestSchema = z.strictObject({
+export const tokenRequestSchema = z.object({
   room_name: z.string().max(128).optional(),
   participant_identity: z.string().max(128).optional(),
   participant_name: z.string().max(128).optional(),
@@ -26,6 +28,12 @@ export interface TokenResponse {
   conversation_id: string;
   /** ISO time when the participant token stops being accepted for joining. */
   token_expires_at: string;
+  /**
+   * The join deadline: the agent joins within this many seconds of the caller connecting, or the service ends the
+   * call (voice_sessions.end_reason 'agent_unavailable'), frees its slot and closes the room. A client need not
+   * guess how long to wait: after this, plus a little for the room to close, the call is over.
+   */
+  agent_join_timeout_seconds: number;
   /** Limits as they stand after this call was granted. */
   limits: {
     max_call_seconds: number;

@@ -7,8 +7,8 @@ import { ensureDemoAccount } from './demo-account.ts';
 import { DevstackError } from './errors.ts';
 import { DEV_JWT_SECRET } from './keys.ts';
 import { LIVEKIT_SERVER_VERSION, resolveLivekitServer } from './processes/livekit-binary.ts';
+import { type StartedUpService, UP_SERVICES } from './services/up-services.ts';
 import { type RunningStack, startStack } from './stack.ts';
-import { type StartedUpService, UP_SERVICES } from './up-services.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const USAGE = `Usage: tsx devstack/src/cli.ts <command>

@@ -15,6 +15,8 @@ export interface RunningAgentWorker {
   logFile: string;
   metricsUrl: string;
   log(): string;
+  /** Calls the worker runs right now (agents-js's own `/worker` endpoint on its health port). */
+  activeJobs(): Promise<number>;
   stop(): Promise<void>;
   /** SIGKILL the worker and its job processes at once (a crash: no shutdown path runs). */
   kill(): void;
@@ -104,6 +106,13 @@ export async function startAgentWorker(
     logFile,
     metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
     log,
+    async activeJobs() {
+      // main.ts logs the health port it picked (AGENT_HEALTH_PORT=0 → a free one).
+      const port = /"healthPort":(\d+)/.exec(log())?.[1];
+      if (!port) throw new Error('the worker has not logged its health port');
+      const info = (await (await fetch(`http://127.0.0.1:${port}/worker`)).json()) as { active_jobs: number };
+      return info.active_jobs;
+    },
     stop: () => proc.stop(15_000),
     kill() {
       // The job processes are the worker's children; kill the group's members we can see, then the worker.

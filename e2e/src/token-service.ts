@@ -1,8 +1,8 @@
 import type { TokenResponse } from '@voice/core';
 import { loadTokenServiceConfig } from '@voice/core/config/token-service';
+import { tokenServiceEnvFor } from '@voice/devstack/services/token-service';
 import type { StackInfo } from '@voice/devstack/stack-info';
 import { buildTokenService } from '@voice/token-service/app';
-import { tokenServiceEnvFor } from '@voice/token-service/devstack-service';
 
 export interface E2eTokenService {
   url: string;
@@ -11,10 +11,11 @@ export interface E2eTokenService {
   close(): Promise<void>;
 }
 
-/** The real token service (buildTokenService) on a free port, wired to the test stack. */
+/** The real token service (buildTokenService) on a free port (or `port`), wired to the test stack. */
 export async function startTokenService(
   stack: StackInfo,
   env: Record<string, string>,
+  port = 0,
 ): Promise<E2eTokenService> {
   const config = loadTokenServiceConfig(
     tokenServiceEnvFor(stack, 0, {
@@ -22,7 +23,7 @@ export async function startTokenService(
     }),
   );
   const app = await buildTokenService(config);
-  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  const url = await app.listen({ port, host: '127.0.0.1' });
   return {
     url,
     async issue(accessToken, body = {}) {

@@ -3,9 +3,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadTokenServiceConfig } from '@voice/core/config/token-service';
+import { findFreeTcpPort, findFreeUdpPort } from '@voice/devstack/ports';
+import { type RunningLivekit, startLivekit } from '@voice/devstack/processes/livekit';
+import { resolveLivekitServer } from '@voice/devstack/processes/livekit-binary';
+import { tokenServiceEnvFor } from '@voice/devstack/services/token-service';
 import type { StackInfo } from '@voice/devstack/stack-info';
 import { buildTokenService } from '@voice/token-service/app';
-import { tokenServiceEnvFor } from '@voice/token-service/devstack-service';
 import { startWebClientServer, type WebClientServer } from '@voice/web-client/serve';
 import type { FastifyInstance } from 'fastify';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
@@ -32,6 +35,11 @@ export interface WebHarnessOptions {
   agentJoinTimeoutSeconds?: number;
   /** Point the page at this token service URL instead (e.g. a closed port, to see "unreachable"). */
   tokenServiceUrlOverride?: string;
+  /**
+   * A livekit-server of the harness's own whose webhooks reach its token service (the stack's shared one sends
+   * none): needed where the session lifecycle or the dispatch watchdog matter.
+   */
+  ownLivekit?: boolean;
 }
 
 export async function startWebHarness(
@@ -43,8 +51,26 @@ export async function startWebHarness(
   let tokenServiceUrl = '';
   let web: WebClientServer | undefined;
   let tokenService: FastifyInstance | undefined;
+  let livekit: RunningLivekit | undefined;
+  const tokenPort = options.ownLivekit ? await findFreeTcpPort() : 0;
   try {
+    if (options.ownLivekit) {
+      livekit = await startLivekit({
+        binary: await resolveLivekitServer({ log: () => undefined }),
+        port: await findFreeTcpPort(),
+        tcpPort: await findFreeTcpPort(),
+        udpPort: await findFreeUdpPort(),
+        apiKey: stack.livekit.apiKey,
+        apiSecret: stack.livekit.apiSecret,
+        webhookUrls: [`http://127.0.0.1:${tokenPort}/v1/livekit/webhook`],
+        logFile: join(stack.logDir, `livekit-web-${Date.now()}.log`),
+      });
+    }
+    const callStack: StackInfo = livekit
+      ? { ...stack, livekit: { ...stack.livekit, url: livekit.url } }
+      : stack;
     web = await startWebClientServer({
+      livekitUrl: callStack.livekit.url,
       config: () => ({
         supabaseUrl: stack.supabaseUrl,
         supabaseAnonKey: stack.anonKey,
@@ -55,25 +81,28 @@ export async function startWebHarness(
     });
     tokenService = await buildTokenService(
       loadTokenServiceConfig(
-        tokenServiceEnvFor(stack, 0, {
+        tokenServiceEnvFor(callStack, 0, {
           corsOrigins: [web.url],
           env: { LOG_LEVEL: 'warn', ...options.tokenEnv },
         }),
       ),
     );
-    tokenServiceUrl = await tokenService.listen({ port: 0, host: '127.0.0.1' });
+    tokenServiceUrl = await tokenService.listen({ port: tokenPort, host: '127.0.0.1' });
     const service = tokenService;
     const server = web;
+    const ownLivekit = livekit;
     return {
       webUrl: web.url,
       tokenServiceUrl,
       tokenService: service,
       close: async () => {
         await Promise.allSettled([service.close(), server.close()]);
+        await ownLivekit?.stop();
       },
     };
   } catch (error) {
     await Promise.allSettled([tokenService?.close(), web?.close()]);
+    await livekit?.stop();
     throw error;
   }
 }
@@ -92,6 +121,8 @@ export interface TestBrowser {
   page: Page;
   /** The page's console and errors so far (printed by tests when something fails). */
   consoleLines: string[];
+  /** What the page's Content-Security-Policy blocked so far (directive and URL), in every page of the context. */
+  cspViolations(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -119,14 +150,32 @@ export async function launchTestBrowser(options: BrowserOptions = {}): Promise<T
     viewport: options.viewport ?? { width: 1100, height: 820 },
     ...(options.denyMicrophone ? {} : { permissions: ['microphone'] }),
   });
+  // Each document records what its Content-Security-Policy blocked, so a test can require that nothing was.
+  // (A string: this file is type-checked without the DOM library.)
+  await context.addInitScript({
+    content: `window.__cspViolations = [];
+      document.addEventListener('securitypolicyviolation', (event) => {
+        window.__cspViolations.push(event.effectiveDirective + ' ' + event.blockedURI);
+      });`,
+  });
   const page = context.pages()[0] ?? (await context.newPage());
+  const cspLines: string[] = [];
   const consoleLines: string[] = [];
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) cspLines.push(message.text());
+  });
   page.on('console', (message) => consoleLines.push(`[${message.type()}] ${message.text()}`));
   page.on('pageerror', (error) => consoleLines.push(`[pageerror] ${error.message}`));
   return {
     context,
     page,
     consoleLines,
+    async cspViolations() {
+      const recorded = await page
+        .evaluate<string[]>('window.__cspViolations ?? []')
+        .catch((): string[] => []);
+      return [...cspLines, ...recorded];
+    },
     close: async () => {
       await context.close().catch(() => undefined);
       await rm(profile, { recursive: true, force: true });

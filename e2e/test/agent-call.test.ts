@@ -221,7 +221,7 @@ describe('a voice call end to end', () => {
     expect(log).not.toContain('greeting not synthesised ahead');
   }, 120_000);
 
-  it('leaves a job without valid dispatch metadata politely and marks nothing', async () => {
+  it('refuses a dispatch without valid metadata before any job process takes it, and marks nothing', async () => {
     const httpUrl = stack.livekit.url.replace(/^ws/, 'http');
     const rooms = new RoomServiceClient(httpUrl, stack.livekit.apiKey, stack.livekit.apiSecret);
     const dispatches = new AgentDispatchClient(httpUrl, stack.livekit.apiKey, stack.livekit.apiSecret);
@@ -230,13 +230,15 @@ describe('a voice call end to end', () => {
     const grant = await tokens.issue(user.accessToken, {});
     const room = `forged-${randomUUID().slice(0, 8)}`;
     await rooms.createRoom({ name: room, emptyTimeout: 30 });
-    const before = worker.log().split('job without valid dispatch metadata').length;
+    const refusals = () => worker.log().split('"reason":"invalid_dispatch"').length;
+    const before = refusals();
+    const assignedBefore = worker.log().split('"msg":"job assigned"').length;
     await dispatches.createDispatch(room, AGENT, {
       metadata: JSON.stringify({ session_id: grant.session_id }),
     });
-    await waitFor('the agent to refuse the job', async () =>
-      worker.log().split('job without valid dispatch metadata').length > before ? true : undefined,
-    );
+    await waitFor('the agent to refuse the job', async () => (refusals() > before ? true : undefined));
+    // Refused in the worker (ServerOptions.requestFunc): no job process was given the job.
+    expect(worker.log().split('"msg":"job assigned"').length).toBe(assignedBefore);
     const participants = await rooms.listParticipants(room);
     expect(participants).toEqual([]);
     const { data } = await serviceClient(stack)

@@ -15,10 +15,11 @@ import { cachedBinaryPath, resolveLivekitServer } from '@voice/devstack/processe
 import { processIsAlive, spawnManaged } from '@voice/devstack/processes/managed-process';
 import { withClient } from '@voice/devstack/processes/postgres';
 import { httpOk, waitForHealth } from '@voice/devstack/processes/wait-for-health';
+import { tokenServiceEnvFor } from '@voice/devstack/services/token-service';
 import { testStack } from '@voice/devstack/testing/stack';
 import { buildTokenService } from '@voice/token-service/app';
-import { tokenServiceEnvFor } from '@voice/token-service/devstack-service';
 import { startMetricsServer } from '@voice/token-service/metrics';
+import { contentSecurityPolicy, pageConnectSources } from '@voice/web-client/serve';
 import { parse as parseToml } from 'smol-toml';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
@@ -293,6 +294,37 @@ describe.skipIf(!compose)(
     }
   },
 );
+
+describe('the web client image (nginx)', () => {
+  const csp = (env: Record<string, string>) =>
+    execFileSync('sh', ['-c', '. ./web-client/nginx/csp.envsh; printf %s "$WEB_CSP"'], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH, ...env },
+    }).toString();
+
+  it('sends the Content-Security-Policy serve.ts sends, built from the same URLs', () => {
+    const endpoints = {
+      supabaseUrl: 'https://abcd.supabase.co',
+      tokenServiceUrl: 'https://token.example.com',
+      livekitUrl: 'wss://livekit.example.com',
+    };
+    expect(
+      csp({
+        WEB_SUPABASE_URL: `${endpoints.supabaseUrl}/`,
+        WEB_TOKEN_SERVICE_URL: endpoints.tokenServiceUrl,
+        WEB_LIVEKIT_URL: endpoints.livekitUrl,
+      }),
+    ).toBe(contentSecurityPolicy(pageConnectSources(endpoints)));
+    expect(
+      csp({ WEB_SUPABASE_URL: endpoints.supabaseUrl, WEB_TOKEN_SERVICE_URL: endpoints.tokenServiceUrl }),
+    ).toBe(contentSecurityPolicy([]));
+    const dockerfile = read('Dockerfile');
+    expect(dockerfile).toContain(
+      'COPY --chmod=0755 web-client/nginx/csp.envsh /docker-entrypoint.d/15-web-csp.envsh',
+    );
+    expect(dockerfile).toContain(`add_header Content-Security-Policy "$\{WEB_CSP}" always;`);
+  });
+});
 
 describe('fly.toml', () => {
   interface FlyCheck {

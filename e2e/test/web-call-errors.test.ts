@@ -39,6 +39,44 @@ async function liveSessionCount(userId: string): Promise<number> {
   return count ?? 0;
 }
 
+describe('the page server (serve.ts)', () => {
+  it('answers a malformed percent-encoded path with 400, not 500', async () => {
+    for (const path of ['/%E0%A4%A', '/%', '/assets/%zz.js']) {
+      const response = await fetch(`${harness.webUrl}${path}`);
+      expect(response.status, path).toBe(400);
+    }
+  });
+
+  it('sends a Content-Security-Policy that lets the page reach only its own endpoints, and ships no source maps', async () => {
+    const response = await fetch(harness.webUrl);
+    const csp = response.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("object-src 'none'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    const connect = csp.split('; ').find((d) => d.startsWith('connect-src')) ?? '';
+    const gateway = new URL(stack.supabaseUrl);
+    expect(connect.split(' ').sort()).toEqual(
+      [
+        'connect-src',
+        "'self'",
+        `${gateway.protocol}//${gateway.host}`,
+        `ws://${gateway.host}`,
+        harness.tokenServiceUrl,
+        `ws://${new URL(harness.tokenServiceUrl).host}`,
+        stack.livekit.url,
+      ].sort(),
+    );
+    const html = await response.text();
+    const scripts = [...html.matchAll(/src="([^"]+\.js)"/g)].map((m) => m[1]);
+    expect(scripts.length).toBeGreaterThan(0);
+    for (const script of scripts) {
+      const js = await (await fetch(`${harness.webUrl}${script}`)).text();
+      expect(js).not.toContain('sourceMappingURL');
+      expect((await fetch(`${harness.webUrl}${script}.map`)).status).toBe(404);
+    }
+  });
+});
+
 describe('web client: call refusals', () => {
   it('a free user signs in (session survives a reload) and sees the upgrade message', async () => {
     const user = await createTestUser(stack, { tier: 'free' });
@@ -109,12 +147,17 @@ describe('web client: call refusals', () => {
     await saveScreenshot(page, 'mic-denied');
   });
 
-  it('connects over real WebRTC, waits for the agent, and gives up with a clear message when none joins', async () => {
+  it('connects over real WebRTC, waits for the agent, and says so when the service ends the call because none came', async () => {
     const user = await createTestUser(stack, { tier: 'studio' });
-    // No worker is registered under this agent name, so nobody answers the dispatch.
+    // No worker is registered under this agent name, so nobody answers the dispatch. The service (with LiveKit's
+    // webhooks) dispatches again until its join deadline, then ends the call agent_unavailable and closes the room.
     const lonely = await startWebHarness(stack, {
-      tokenEnv: { AGENT_NAME: `nobody-${Date.now()}`, VOICE_MAX_ISSUANCES_PER_MINUTE: '100' },
-      agentJoinTimeoutSeconds: 6,
+      tokenEnv: {
+        AGENT_NAME: `nobody-${Date.now()}`,
+        VOICE_MAX_ISSUANCES_PER_MINUTE: '100',
+        VOICE_AGENT_JOIN_TIMEOUT_SECONDS: '6',
+      },
+      ownLivekit: true,
     });
     try {
       const { page } = await browser();
@@ -128,10 +171,17 @@ describe('web client: call refusals', () => {
       expect(await page.getByRole('button', { name: 'Hang up' }).isEnabled()).toBe(true);
       await saveScreenshot(page, 'waiting-for-agent');
       const notice = page.getByTestId('call-failure');
-      await notice.waitFor({ timeout: 20_000 });
-      expect(await notice.getAttribute('data-failure-tag')).toBe('agent-timeout');
-      expect(await notice.textContent()).toMatch(/did not join within 6 seconds/);
-      await saveScreenshot(page, 'agent-timeout');
+      await notice.waitFor({ timeout: 30_000 });
+      expect(await notice.getAttribute('data-failure-tag')).toBe('agent-unavailable');
+      expect(await notice.textContent()).toMatch(/No assistant was free to join/);
+      await saveScreenshot(page, 'agent-unavailable');
+      // The slot is free at once: the session ended when the service gave up.
+      const { data: ended } = await serviceClient(stack)
+        .from('voice_sessions')
+        .select('status, end_reason')
+        .eq('user_id', user.id);
+      expect(ended).toEqual([{ status: 'ended', end_reason: 'agent_unavailable' }]);
+      expect(await browsers.at(-1)!.cspViolations()).toEqual([]);
     } finally {
       await lonely.close();
     }

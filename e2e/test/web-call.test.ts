@@ -135,6 +135,9 @@ describe('web client: a call in the browser', () => {
     expect(await page.getByRole('button', { name: 'Hang up' }).isVisible()).toBe(true);
     await page.setViewportSize({ width: 1100, height: 820 });
 
+    // The whole call ran under the page's Content-Security-Policy (serve.ts) with nothing blocked.
+    expect(await browser.cspViolations()).toEqual([]);
+
     await page.getByRole('button', { name: 'Hang up' }).click();
     await page.locator('[data-testid=call-panel][data-call-phase=ended]').waitFor();
     expect(await page.getByTestId('call-status').textContent()).toBe('Call ended');
@@ -183,6 +186,7 @@ describe('web client: a call in the browser', () => {
     expect(await transcriptLines(page, 'saved')).toEqual(rows);
     expect(await phase(page)).toBe('idle');
     await saveScreenshot(page, 'after-reload');
+    expect(await browser.cspViolations()).toEqual([]);
     process.stderr.write(`[web-call] click → agent in call ${joinedMs} ms\n`);
   });
   it('the agent ends a call at its maximum length and the page says so', { timeout: 180_000 }, async () => {

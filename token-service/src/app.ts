@@ -1,31 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
-import { createLogger, type Logger, type TokenResponse } from '@voice/core';
+import { createLogger, type Logger } from '@voice/core';
 import type { TokenServiceConfig } from '@voice/core/config/token-service';
-import Fastify, {
-  type FastifyBaseLogger,
-  type FastifyInstance,
-  type FastifyReply,
-  LogController,
-} from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import helmet from 'helmet';
 import type { JWTVerifyGetKey } from 'jose';
-import {
-  AccessTokenError,
-  type AccessTokenVerifier,
-  bearerToken,
-  createAccessTokenVerifier,
-  KeySourceUnavailableError,
-} from './auth.ts';
+import { type AccessTokenVerifier, createAccessTokenVerifier } from './auth.ts';
 import { createServiceDatabase, type Database } from './database.ts';
-import { ApiError, DatabaseUnavailableError, sendApiError, unauthenticated, unavailable } from './errors.ts';
-import { createKillSwitch, type KillSwitch } from './kill-switch.ts';
-import { claimVoiceSession, voiceDisabled } from './limits.ts';
-import { mintParticipantToken } from './livekit-token.ts';
+import { createDispatchWatchdog } from './dispatch-watchdog.ts';
+import { ApiError, sendApiError } from './errors.ts';
+import { createKillSwitch } from './kill-switch.ts';
+import { createLivekitRooms, type LivekitRooms } from './livekit-rooms.ts';
 import { createMetrics, type TokenServiceMetrics } from './metrics.ts';
 import { createPostgresDatabase } from './postgres-database.ts';
-import { parseTokenRequest } from './token-request.ts';
-import { createWebhookHandler, WebhookAuthError } from './webhook.ts';
+import { healthRoutes } from './routes/health-routes.ts';
+import { tokenRoute } from './routes/token-route.ts';
+import { webhookRoute } from './routes/webhook-route.ts';
+import { createWebhookHandler } from './webhook.ts';
 
 /** Collaborators a test or an embedding process may supply; everything else is built from the config. */
 export interface TokenServiceDeps {
@@ -34,6 +25,7 @@ export interface TokenServiceDeps {
   /** Replaces the remote JWKS (e.g. a local key set). */
   jwks?: JWTVerifyGetKey;
   verifier?: AccessTokenVerifier;
+  rooms?: LivekitRooms;
 }
 
 declare module 'fastify' {
@@ -44,8 +36,12 @@ declare module 'fastify' {
 
 /** Body content types we read; both are kept as the raw string (the webhook signature covers the exact bytes). */
 const BODY_TYPES = ['application/json', 'application/webhook+json'];
-const WEBHOOK_BODY_LIMIT_BYTES = 256 * 1024;
 
+/**
+ * The token service: this file builds the collaborators and composes the app from plugins (routes/: the token
+ * endpoint, LiveKit webhooks, health and metrics); app-wide policy (timeouts, body parsing, errors, security
+ * headers, CORS) is set here once. The dispatch watchdog runs while the app listens.
+ */
 export async function buildTokenService(
   config: TokenServiceConfig,
   deps: TokenServiceDeps = {},
@@ -87,14 +83,32 @@ export async function buildTokenService(
       clockToleranceSeconds: config.auth.clockToleranceSeconds,
       jwks: deps.jwks,
     });
-  const killSwitch: KillSwitch = createKillSwitch({ db, cacheMs: config.flagsCacheMs, logger });
+  const metrics = createMetrics();
+  const rooms =
+    deps.rooms ??
+    createLivekitRooms({
+      apiUrl: config.livekit.apiUrl,
+      apiKey: config.livekit.apiKey,
+      apiSecret: config.livekit.apiSecret,
+    });
+  const killSwitch = createKillSwitch({ db, cacheMs: config.flagsCacheMs, logger });
   const webhooks = createWebhookHandler({
     apiKey: config.livekit.apiKey,
     apiSecret: config.livekit.apiSecret,
     db,
+    rooms,
+    agentName: config.agentName,
+    dispatch: config.dispatch,
     logger,
   });
-  const metrics = createMetrics();
+  const watchdog = createDispatchWatchdog({
+    db,
+    rooms,
+    agentName: config.agentName,
+    pollMs: config.dispatch.pollMs,
+    logger,
+    onOutcome: (outcome) => metrics.watchdog.inc({ outcome }),
+  });
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -102,20 +116,39 @@ export async function buildTokenService(
     // double the logging cost under load.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
-    // A client that trickles its request (slowloris) is cut off instead of holding a socket forever.
-    requestTimeout: 10_000,
+    // A client that stalls or trickles its request (slowloris) is cut off with a 408. Node checks its timeouts only
+    // every `connectionsCheckingInterval` (30 s by default) and the headers timeout defaults to 60 s, so a stalled
+    // body was held 60-90 s whatever requestTimeout said: both are set here.
+    requestTimeout: config.requestTimeoutMs,
+    http: {
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: config.requestTimeoutMs,
+      connectionsCheckingInterval: 1000,
+    },
     return503OnClosing: true,
     // Request ids: ours, never a client-supplied header.
     requestIdHeader: false,
     genReqId: () => randomUUID(),
   });
+  // Connections beyond the cap are closed as they arrive, before they cost anything.
+  app.server.maxConnections = config.maxConnections;
   app.decorate('metrics', metrics);
   if (closeDb) app.addHook('onClose', closeDb);
+  app.addHook('onListen', async () => watchdog.start());
+  app.addHook('onClose', async () => watchdog.stop());
 
   // Keep bodies as raw strings: the webhook must verify the exact bytes; the token route parses JSON itself so
-  // invalid JSON becomes our 400, not a framework error.
+  // invalid JSON becomes our 400, not a framework error. Bytes that are not UTF-8 are refused here (JSON is UTF-8;
+  // decoding them leniently would turn them into U+FFFD and let a mangled body through).
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(BODY_TYPES, { parseAs: 'string' }, (_request, body, done) => done(null, body));
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  app.addContentTypeParser(BODY_TYPES, { parseAs: 'buffer' }, (_request, body, done) => {
+    try {
+      done(null, utf8.decode(body as Buffer));
+    } catch {
+      done(new ApiError(400, 'BAD_REQUEST', 'The request body is not valid UTF-8.'), undefined);
+    }
+  });
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
     if (error instanceof ApiError) return sendApiError(reply, error);
@@ -163,172 +196,9 @@ export async function buildTokenService(
     maxAge: 600,
   });
 
-  app.post('/v1/token', async (request, reply) => {
-    const started = process.hrtime.bigint();
-    let outcome = 'issued';
-    let userId: string | undefined;
-    try {
-      const token = bearerToken(request.headers.authorization);
-      if (!token)
-        throw unauthenticated('Send your Supabase access token as "Authorization: Bearer <token>".');
-      try {
-        userId = (await verifier.verify(token)).userId;
-      } catch (error) {
-        if (error instanceof KeySourceUnavailableError) {
-          request.log.warn({ reason: error.message }, 'token request: access token keys unavailable');
-          throw unavailable(config.unavailableRetryAfterSeconds);
-        }
-        request.log.info(
-          { reason: error instanceof AccessTokenError ? error.reason : 'unknown' },
-          'token request: access token rejected',
-        );
-        throw unauthenticated();
-      }
-
-      const body = parseTokenRequest(request.body, config.agentName);
-
-      if (!config.voiceEnabled || (await killSwitch.isOffEverywhere())) throw voiceDisabled();
-
-      const sessionId = randomUUID();
-      const roomName = `voice-${sessionId}`;
-      const grant = await claimVoiceSession(db, {
-        userId,
-        sessionId,
-        roomName,
-        conversationId: body.conversation_id,
-        limits: config.limits,
-        leaseSeconds: config.sessionLeaseSeconds,
-      });
-
-      let minted: Awaited<ReturnType<typeof mintParticipantToken>>;
-      try {
-        minted = await mintParticipantToken(
-          {
-            apiKey: config.livekit.apiKey,
-            apiSecret: config.livekit.apiSecret,
-            agentName: config.agentName,
-            ttlSeconds: config.tokenTtlSeconds,
-            room: config.room,
-          },
-          {
-            userId,
-            roomName: grant.session.room_name,
-            participantName: body.participant_name,
-            dispatch: {
-              v: 1,
-              session_id: grant.session.id,
-              user_id: userId,
-              conversation_id: grant.session.conversation_id,
-              max_call_seconds: grant.session.max_call_seconds,
-            },
-          },
-        );
-      } catch (error) {
-        // Give the slot back at once rather than after the lease; the caller never got a token.
-        await db
-          .rpc('end_voice_session', { p_session_id: grant.session.id, p_reason: 'error' })
-          .catch(() => undefined);
-        throw error;
-      }
-
-      const response: TokenResponse = {
-        server_url: config.livekit.url,
-        participant_token: minted.token,
-        session_id: grant.session.id,
-        room_name: grant.session.room_name,
-        conversation_id: grant.session.conversation_id,
-        token_expires_at: minted.expiresAt.toISOString(),
-        limits: {
-          max_call_seconds: grant.session.max_call_seconds,
-          concurrent_calls_max: grant.concurrentMax,
-          concurrent_calls_in_use: grant.concurrentInUse,
-          monthly_minutes_max: Math.floor(grant.monthlySecondsMax / 60),
-          monthly_minutes_used: Math.round(grant.monthlySecondsUsed / 6) / 10,
-        },
-      };
-      metrics.issued.inc();
-      request.log.info({ userId, sessionId: grant.session.id }, 'token issued');
-      return reply.code(201).header('cache-control', 'no-store').send(response);
-    } catch (error) {
-      const apiError = toApiError(error, request.log, config.unavailableRetryAfterSeconds);
-      outcome = apiError.code;
-      metrics.denied.inc({ code: apiError.code });
-      if (apiError.status >= 500 || apiError.status === 429 || apiError.status === 403) {
-        request.log.info({ userId, code: apiError.code }, 'token refused');
-      }
-      return sendApiError(reply, apiError);
-    } finally {
-      metrics.latency.observe({ outcome }, Number(process.hrtime.bigint() - started) / 1e9);
-    }
-  });
-
-  // LiveKit's events carry room and participant info (tracks, attributes), which can outgrow the small limit meant
-  // for token requests; they are signed, so a larger limit here is safe.
-  app.post(
-    '/v1/livekit/webhook',
-    { bodyLimit: WEBHOOK_BODY_LIMIT_BYTES },
-    async (request, reply: FastifyReply) => {
-      const raw = typeof request.body === 'string' ? request.body : '';
-      const authorization = request.headers.authorization ?? headerValue(request.headers.authorize);
-      try {
-        const outcome = await webhooks.handle(raw, authorization);
-        metrics.webhooks.inc({ event: outcome.event, result: outcome.action });
-        if (outcome.action === 'ended') {
-          request.log.info(
-            { event: outcome.event, sessionId: outcome.sessionId, alreadyEnded: outcome.alreadyEnded },
-            'webhook ended session',
-          );
-        }
-        return reply.code(200).send({ ok: true });
-      } catch (error) {
-        if (error instanceof WebhookAuthError) {
-          metrics.webhooks.inc({ event: 'unverified', result: 'rejected' });
-          request.log.warn({ reason: error.reason }, 'webhook rejected');
-          return sendApiError(reply, unauthenticated('Webhook signature missing or invalid.'));
-        }
-        // Database down: 503 so LiveKit retries; the session lease frees the slot even if every retry fails.
-        metrics.webhooks.inc({ event: 'unknown', result: 'failed' });
-        return sendApiError(reply, toApiError(error, request.log, config.unavailableRetryAfterSeconds));
-      }
-    },
-  );
-
-  app.get('/healthz', async (_request, reply) => reply.send({ status: 'ok' }));
-
-  app.get('/readyz', async (request, reply) => {
-    try {
-      await db.rpc('voice_flags_snapshot', {});
-      return reply.send({ status: 'ready' });
-    } catch (error) {
-      request.log.warn({ err: String(error) }, 'not ready: database unavailable');
-      return sendApiError(reply, unavailable(config.unavailableRetryAfterSeconds));
-    }
-  });
-
-  // With a metrics port configured, main.ts serves the registry there and the public port has no /metrics.
-  if (config.metricsPort === undefined) {
-    app.get('/metrics', async (_request, reply) =>
-      reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
-    );
-  }
+  await app.register(tokenRoute, { config, db, verifier, killSwitch, metrics });
+  await app.register(webhookRoute, { config, webhooks, metrics });
+  await app.register(healthRoutes, { config, db, metrics });
 
   return app;
-}
-
-function toApiError(
-  error: unknown,
-  log: Logger | FastifyInstance['log'],
-  retryAfterSeconds: number,
-): ApiError {
-  if (error instanceof ApiError) return error;
-  if (error instanceof DatabaseUnavailableError) {
-    log.warn({ operation: error.operation, detail: error.detail }, 'database unavailable');
-    return unavailable(retryAfterSeconds);
-  }
-  log.error({ err: error }, 'unexpected error');
-  return new ApiError(500, 'INTERNAL', 'Something went wrong on our side. Try again.');
-}
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }

@@ -11,11 +11,22 @@ import { createRestRpc, type RestRpc } from './postgrest-rpc.ts';
 /** The service-role client from core (typed through core so this workspace needs no direct supabase-js dependency). */
 export type ServiceClient = ReturnType<typeof createServiceClient>;
 
+/** The session a room belongs to, as the webhook handler needs it. */
+export interface SessionByRoom {
+  id: string;
+  user_id: string;
+  status: string;
+  end_reason: string | null;
+}
+
+/** The columns findSessionByRoom reads (both paths). */
+export const SESSION_BY_ROOM_COLUMNS = 'id, user_id, status, end_reason';
+
 export interface Database {
   /** Calls a SQL function and returns its result; throws DatabaseUnavailableError on any failure. */
   rpc<T>(fn: string, args: Record<string, unknown>): Promise<T>;
   /** Looks up a voice session by its LiveKit room name (webhooks know only the room). */
-  findSessionByRoom(roomName: string): Promise<{ id: string; user_id: string; status: string } | null>;
+  findSessionByRoom(roomName: string): Promise<SessionByRoom | null>;
 }
 
 /**
@@ -43,14 +54,14 @@ export function createDatabase(client: ServiceClient, rpc: RestRpc, timeoutMs: n
 
     async findSessionByRoom(roomName) {
       let result: {
-        data: { id: string; user_id: string; status: string } | null;
+        data: SessionByRoom | null;
         error: { code?: string; message?: string } | null;
         status: number;
       };
       try {
         result = await client
           .from('voice_sessions')
-          .select('id, user_id, status')
+          .select(SESSION_BY_ROOM_COLUMNS)
           .eq('room_name', roomName)
           .abortSignal(AbortSignal.timeout(timeoutMs))
           .maybeSingle();

@@ -1,4 +1,4 @@
-import type { TokenErrorCode } from '@voice/core';
+import type { Logger, TokenErrorCode } from '@voice/core';
 import type { FastifyReply } from 'fastify';
 
 /**
@@ -59,3 +59,18 @@ export const unavailable = (retryAfterSeconds: number) =>
     'Voice calls are temporarily unavailable. Try again shortly.',
     retryAfterSeconds,
   );
+
+/** Any failure → what the caller sees: our ApiErrors as they are, a database outage as 503, anything else 500. */
+export function toApiError(
+  error: unknown,
+  log: Pick<Logger, 'warn' | 'error'>,
+  retryAfterSeconds: number,
+): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof DatabaseUnavailableError) {
+    log.warn({ operation: error.operation, detail: error.detail }, 'database unavailable');
+    return unavailable(retryAfterSeconds);
+  }
+  log.error({ err: error }, 'unexpected error');
+  return new ApiError(500, 'INTERNAL', 'Something went wrong on our side. Try again.');
+}

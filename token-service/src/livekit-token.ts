@@ -1,10 +1,10 @@
 import { type DispatchMetadata, dispatchMetadataSchema } from '@voice/core';
-import { AccessToken, RoomAgentDispatch, RoomConfiguration } from 'livekit-server-sdk';
+import { AccessToken, RoomAgentDispatch, RoomConfiguration, TrackSource } from 'livekit-server-sdk';
 
 /**
  * Mints the caller's LiveKit token. Everything security-relevant is decided here, server-side: identity = the
- * verified user id, a room that exists for this session only, grants for that room only (join, publish, subscribe,
- * data; no admin, recording or room-creation rights), a short TTL (the token is only needed to join; LiveKit
+ * verified user id, a room that exists for this session only, grants for that room only (join, publish the
+ * microphone and nothing else, subscribe, data; no admin, recording or room-creation rights), a short TTL (the token is only needed to join; LiveKit
  * hands the connected client refreshed tokens itself), and the room's configuration including the agent dispatch
  * with trusted metadata. Creating the room through the token (rather than a RoomService call) saves a round trip
  * and means an unused token never leaves a room behind.
@@ -43,6 +43,8 @@ export async function mintParticipantToken(options: MintOptions, request: MintRe
     room: request.roomName,
     roomJoin: true,
     canPublish: true,
+    // A voice call: no camera, no screen share (LiveKit refuses to publish any other source).
+    canPublishSources: [TrackSource.MICROPHONE],
     canSubscribe: true,
     canPublishData: true,
     canUpdateOwnMetadata: false,

@@ -8,6 +8,7 @@ export interface TokenServiceMetrics {
   denied: Counter<'code'>;
   latency: Histogram<'outcome'>;
   webhooks: Counter<'event' | 'result'>;
+  watchdog: Counter<'outcome'>;
 }
 
 export function createMetrics(): TokenServiceMetrics {
@@ -37,6 +38,12 @@ export function createMetrics(): TokenServiceMetrics {
       name: 'livekit_webhooks_total',
       help: 'LiveKit webhooks received, by event and result',
       labelNames: ['event', 'result'],
+      registers: [registry],
+    }),
+    watchdog: new Counter({
+      name: 'voice_dispatch_watchdog_checks_total',
+      help: 'Dispatch watchdog checks of calls waiting for their agent, by outcome (redispatched, gave_up, ...)',
+      labelNames: ['outcome'],
       registers: [registry],
     }),
   };

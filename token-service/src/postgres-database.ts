@@ -1,6 +1,6 @@
 import type { Logger } from '@voice/core';
 import pg from 'pg';
-import type { Database } from './database.ts';
+import { type Database, SESSION_BY_ROOM_COLUMNS, type SessionByRoom } from './database.ts';
 import { DatabaseUnavailableError } from './errors.ts';
 
 /**
@@ -68,9 +68,9 @@ export function createPostgresDatabase(options: {
     },
 
     async findSessionByRoom(roomName) {
-      const result = await query<{ id: string; user_id: string; status: string }>(
+      const result = await query<SessionByRoom>(
         'find session',
-        'select id, user_id, status from public.voice_sessions where room_name = $1',
+        `select ${SESSION_BY_ROOM_COLUMNS} from public.voice_sessions where room_name = $1`,
         [roomName],
       );
       return result.rows[0] ?? null;

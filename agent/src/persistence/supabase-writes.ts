@@ -5,6 +5,7 @@ import { PermanentWriteError } from './write-queue.ts';
 interface PostgrestLikeError {
   code?: string;
   message?: string;
+  details?: string | null;
 }
 
 /**
@@ -23,7 +24,20 @@ export function throwIfFailed(error: PostgrestLikeError | null, what: string): v
   throw new Error(message);
 }
 
+/**
+ * The caller deleted the conversation during the call: its messages have nowhere to go (the session survives,
+ * with conversation_id NULL). The call ends politely; nothing retries.
+ */
+export class ConversationGoneError extends PermanentWriteError {
+  override name = 'ConversationGoneError';
+  override readonly expected = true;
+}
+
 export async function upsertMessage(db: SupabaseClient, row: MessageRow): Promise<void> {
   const { error } = await db.from('messages').upsert(row, { onConflict: 'id' });
+  // 23503 foreign_key_violation on messages.conversation_id: the conversation no longer exists.
+  if (error?.code === '23503' && /conversation/.test(`${error.message} ${error.details ?? ''}`)) {
+    throw new ConversationGoneError('upsert message: the conversation was deleted');
+  }
   throwIfFailed(error, 'upsert message');
 }

@@ -3,6 +3,8 @@ import type { Logger } from '@voice/core';
 /** Thrown by a write that can never succeed (bad data, constraint violation): dropped instead of retried. */
 export class PermanentWriteError extends Error {
   override name = 'PermanentWriteError';
+  /** True when the write was bound to fail for a reason that is no fault (logged as info, not error). */
+  readonly expected: boolean = false;
 }
 
 export interface WriteOp {
@@ -98,7 +100,7 @@ export class WriteQueue {
             break;
           } catch (error) {
             if (error instanceof PermanentWriteError) {
-              this.#logger.error(
+              this.#logger[error.expected ? 'info' : 'error'](
                 { kind: op.kind, err: error.message },
                 'write rejected permanently; dropped',
               );

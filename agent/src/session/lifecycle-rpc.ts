@@ -5,7 +5,14 @@ import { throwIfFailed } from '../persistence/supabase-writes.ts';
  * The session lifecycle SQL functions (supabase/migrations/20261125000300_voice_limits.sql), called with the
  * service role. Each throws when the database could not answer, so callers can tell "no" from "unknown".
  */
-export type EndReason = 'caller_left' | 'max_duration' | 'idle' | 'error' | 'shutdown' | 'room_finished';
+export type EndReason =
+  | 'caller_left'
+  | 'max_duration'
+  | 'idle'
+  | 'error'
+  | 'shutdown'
+  | 'room_finished'
+  | 'conversation_deleted';
 
 export interface ActivateResult {
   ok: boolean;
@@ -54,4 +61,18 @@ export async function endVoiceSession(
   throwIfFailed(error, 'end_voice_session');
   const result = (data ?? {}) as { ended?: boolean; already_ended?: boolean };
   return { ended: result.ended === true, alreadyEnded: result.already_ended === true };
+}
+
+/** Why a session ended (after a renewal said it had), or undefined when unknown. */
+export async function voiceSessionEndReason(
+  db: SupabaseClient,
+  sessionId: string,
+): Promise<string | undefined> {
+  const { data, error } = await db
+    .from('voice_sessions')
+    .select('end_reason')
+    .eq('id', sessionId)
+    .maybeSingle();
+  throwIfFailed(error, 'read end_reason');
+  return (data as { end_reason: string | null } | null)?.end_reason ?? undefined;
 }

@@ -4,4 +4,5 @@ export const PHRASES = {
   idlePrompt: 'Are you still there?',
   idleGoodbye: 'I will hang up now. Talk to you later!',
   apology: 'Sorry, I had trouble answering just now. Could you say that again?',
+  conversationDeleted: 'This conversation was just deleted, so I will end our call here. Goodbye!',
 } as const;

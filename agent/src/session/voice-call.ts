@@ -10,7 +10,7 @@ import {
   type TurnLatency,
   toMessageRow,
 } from '../persistence/message-rows.ts';
-import { upsertMessage } from '../persistence/supabase-writes.ts';
+import { ConversationGoneError, upsertMessage } from '../persistence/supabase-writes.ts';
 import { errorMessage, WriteQueue } from '../persistence/write-queue.ts';
 import {
   buildAgentSession,
@@ -31,6 +31,7 @@ import {
   type EndReason,
   endVoiceSession,
   renewVoiceSessionLease,
+  voiceSessionEndReason,
 } from './lifecycle-rpc.ts';
 import { PHRASES } from './phrases.ts';
 import { SpeechLedger } from './speech-ledger.ts';
@@ -295,7 +296,11 @@ export class VoiceCall {
       this.#queue.enqueue({
         key: `message:${row.id}`,
         kind: `message_${row.role}`,
-        run: () => upsertMessage(this.#db, row),
+        run: () =>
+          upsertMessage(this.#db, row).catch((error: unknown) => {
+            if (error instanceof ConversationGoneError) this.#conversationGone();
+            throw error;
+          }),
       });
       if (item.role === 'user') {
         // The STT and end-of-turn parts are measured on the user's turn; report them with the reply they led to.
@@ -355,15 +360,29 @@ export class VoiceCall {
     this.#leaseTimer = setInterval(() => {
       renewVoiceSessionLease(this.#db, this.#call.sessionId, this.#config.leaseSeconds)
         .then((alive) => {
-          if (!alive) {
-            this.#logger.warn('session ended elsewhere; ending the call');
-            void this.finish('shutdown');
-          }
+          if (!alive) void this.#endedElsewhere();
         })
         // Database down: the lease runs on; the next renewal (a third of a lease later) tries again.
         .catch((error) => this.#logger.warn({ err: errorMessage(error) }, 'lease renewal failed'));
     }, everyMs);
     this.#leaseTimer.unref();
+  }
+
+  /** The session ended outside this job (webhook, kill switch, deleted conversation): end the call to match. */
+  async #endedElsewhere(): Promise<void> {
+    const reason = await voiceSessionEndReason(this.#db, this.#call.sessionId).catch(() => undefined);
+    this.#logger.warn({ endReason: reason }, 'session ended elsewhere; ending the call');
+    if (reason === 'conversation_deleted') this.#conversationGone();
+    else void this.finish('shutdown');
+  }
+
+  /** The caller deleted this conversation: say so and hang up (its turns have nowhere to be saved). */
+  #conversationGone(): void {
+    if (this.#wrappingUp) return;
+    this.#logger.info('conversation deleted during the call; ending it');
+    if (this.#session)
+      void this.#sayThenFinish(this.#session, PHRASES.conversationDeleted, 'conversation_deleted');
+    else void this.finish('conversation_deleted');
   }
 
   #startTimers(session: voice.AgentSession): void {
@@ -454,7 +473,12 @@ export class VoiceCall {
     this.#queue.close();
 
     // When we end the call (not the caller), close the room so the caller is disconnected too.
-    if (reason === 'max_duration' || reason === 'idle' || reason === 'error') {
+    if (
+      reason === 'max_duration' ||
+      reason === 'idle' ||
+      reason === 'error' ||
+      reason === 'conversation_deleted'
+    ) {
       try {
         await withTimeout(this.#ctx.deleteRoom(), 3_000);
       } catch (error) {

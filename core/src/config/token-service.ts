@@ -45,6 +45,34 @@ export const tokenServiceEnv = z
     VOICE_ROOM_DEPARTURE_TIMEOUT_SECONDS: envPositiveInt.default(20),
     /** Request body limit; larger bodies get 413. */
     TOKEN_BODY_LIMIT_BYTES: z.coerce.number().int().min(256).max(1_048_576).default(8192),
+    /**
+     * A request (headers and body) must arrive within this time, or the connection gets 408 and is closed: a
+     * client that stalls or trickles its body (slowloris) cannot hold a connection for long.
+     */
+    TOKEN_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).max(120_000).default(10_000),
+    /** Open connections one instance accepts; connections beyond are closed at once. */
+    TOKEN_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(2048),
+    /**
+     * LiveKit's server API (rooms, agent dispatch) as the token service reaches it; the dispatch watchdog and the
+     * webhook handler use it. Unset → LIVEKIT_URL with ws(s):// read as http(s)://.
+     */
+    LIVEKIT_API_URL: z
+      .string()
+      .regex(/^https?:\/\/.+/, 'must start with http:// or https://')
+      .optional(),
+    /**
+     * The join deadline: when the agent has not joined this many seconds after the caller did, the call ends with
+     * end_reason 'agent_unavailable', its slot is freed and its room closed. Token responses carry it.
+     */
+    VOICE_AGENT_JOIN_TIMEOUT_SECONDS: z.coerce.number().int().min(5).max(300).default(30),
+    /**
+     * Seconds after the caller joined before the watchdog first looks for the agent (it usually joins in ~1 s);
+     * then it looks again, and dispatches again when no worker took the job, with backoff (doubling, at most 8 s)
+     * until the deadline.
+     */
+    VOICE_DISPATCH_FIRST_CHECK_SECONDS: z.coerce.number().min(0.5).max(60).default(3),
+    /** How often each instance asks the database for due watchdog checks. */
+    VOICE_DISPATCH_WATCHDOG_POLL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
     /** How long the service trusts its cached copy of the global kill switch (the database check is immediate). */
     VOICE_FLAGS_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
     /** A hard off switch in the environment (no database needed). The database flags are the runtime switch. */
@@ -91,8 +119,9 @@ export interface TokenServiceConfig {
     issuer?: string;
     clockToleranceSeconds: number;
   };
-  livekit: { url: string; apiKey: string; apiSecret: string };
+  livekit: { url: string; apiUrl: string; apiKey: string; apiSecret: string };
   agentName: string;
+  dispatch: { joinTimeoutSeconds: number; firstCheckSeconds: number; pollMs: number };
   limits: {
     maxConcurrentSessions: number;
     maxIssuancesPerMinute: number;
@@ -103,6 +132,8 @@ export interface TokenServiceConfig {
   sessionLeaseSeconds: number;
   room: { maxParticipants: number; emptyTimeoutSeconds: number; departureTimeoutSeconds: number };
   bodyLimitBytes: number;
+  requestTimeoutMs: number;
+  maxConnections: number;
   flagsCacheMs: number;
   voiceEnabled: boolean;
   unavailableRetryAfterSeconds: number;
@@ -133,8 +164,18 @@ function toConfig(e: TokenServiceEnv): TokenServiceConfig {
       issuer: e.SUPABASE_JWT_ISSUER,
       clockToleranceSeconds: e.SUPABASE_JWT_CLOCK_TOLERANCE_SECONDS,
     },
-    livekit: { url: e.LIVEKIT_URL, apiKey: e.LIVEKIT_API_KEY, apiSecret: e.LIVEKIT_API_SECRET },
+    livekit: {
+      url: e.LIVEKIT_URL,
+      apiUrl: e.LIVEKIT_API_URL ?? e.LIVEKIT_URL.replace(/^ws/, 'http'),
+      apiKey: e.LIVEKIT_API_KEY,
+      apiSecret: e.LIVEKIT_API_SECRET,
+    },
     agentName: e.AGENT_NAME,
+    dispatch: {
+      joinTimeoutSeconds: e.VOICE_AGENT_JOIN_TIMEOUT_SECONDS,
+      firstCheckSeconds: e.VOICE_DISPATCH_FIRST_CHECK_SECONDS,
+      pollMs: e.VOICE_DISPATCH_WATCHDOG_POLL_MS,
+    },
     limits: {
       maxConcurrentSessions: e.VOICE_MAX_CONCURRENT_SESSIONS,
       maxIssuancesPerMinute: e.VOICE_MAX_ISSUANCES_PER_MINUTE,
@@ -149,6 +190,8 @@ function toConfig(e: TokenServiceEnv): TokenServiceConfig {
       departureTimeoutSeconds: e.VOICE_ROOM_DEPARTURE_TIMEOUT_SECONDS,
     },
     bodyLimitBytes: e.TOKEN_BODY_LIMIT_BYTES,
+    requestTimeoutMs: e.TOKEN_REQUEST_TIMEOUT_MS,
+    maxConnections: e.TOKEN_MAX_CONNECTIONS,
     flagsCacheMs: e.VOICE_FLAGS_CACHE_MS,
     voiceEnabled: e.VOICE_ENABLED,
     unavailableRetryAfterSeconds: e.TOKEN_UNAVAILABLE_RETRY_AFTER_SECONDS,

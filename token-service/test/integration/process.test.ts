@@ -1,10 +1,10 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { startTokenServiceProcess } from '@voice/devstack/services/token-service';
 import { testStack } from '@voice/devstack/testing/stack';
 import { createTestUser } from '@voice/devstack/testing/users';
 import { describe, expect, it } from 'vitest';
-import { startTokenServiceProcess } from '../../src/devstack-service.ts';
 import { databasePathEnv } from '../support/database-path.ts';
 
 // The process entry (token-service/src/main.ts) as production runs it: config from the environment, serving,

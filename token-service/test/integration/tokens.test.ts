@@ -1,10 +1,18 @@
-import { Room } from '@livekit/rtc-node';
+import {
+  AudioSource,
+  LocalAudioTrack,
+  LocalVideoTrack,
+  Room,
+  TrackPublishOptions,
+  TrackSource,
+  VideoSource,
+} from '@livekit/rtc-node';
 import { dispatchMetadataSchema } from '@voice/core';
 import { testStack } from '@voice/devstack/testing/stack';
 import { createTestUser, serviceClient } from '@voice/devstack/testing/users';
 import { decodeJwt } from 'jose';
 import { TokenSource } from 'livekit-client';
-import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
+import { AgentDispatchClient, RoomServiceClient, TrackSource as ServerTrackSource } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningTokenService, startTokenService } from '../support/service.ts';
 
@@ -34,6 +42,7 @@ describe('POST /v1/token', () => {
       session_id: expect.any(String),
       room_name: `voice-${body.session_id}`,
       conversation_id: expect.any(String),
+      agent_join_timeout_seconds: 30,
       limits: { concurrent_calls_max: 3, concurrent_calls_in_use: 1, monthly_minutes_max: 600 },
     });
     expect(reply.headers.get('cache-control')).toBe('no-store');
@@ -50,6 +59,7 @@ describe('POST /v1/token', () => {
       room: body.room_name,
       roomJoin: true,
       canPublish: true,
+      canPublishSources: ['microphone'],
       canSubscribe: true,
       canPublishData: true,
       canUpdateOwnMetadata: false,
@@ -99,6 +109,41 @@ describe('POST /v1/token', () => {
       expect(dispatchMetadataSchema.parse(JSON.parse(dispatches[0]?.metadata ?? ''))).toEqual(metadata);
     } finally {
       await room.disconnect();
+    }
+  });
+
+  it('lets the caller publish the microphone and nothing else (no camera, no screen share)', async () => {
+    const user = await createTestUser(stack, { tier: 'studio' });
+    const reply = await service.requestToken(user.accessToken, {});
+    const body = reply.body as { server_url: string; participant_token: string };
+    const room = new Room();
+    const audio = new AudioSource(48_000, 1);
+    const video = new VideoSource(64, 64);
+    const publish = (track: LocalAudioTrack | LocalVideoTrack, source: TrackSource) => {
+      const options = new TrackPublishOptions();
+      options.source = source;
+      return room.localParticipant!.publishTrack(track, options);
+    };
+    try {
+      await room.connect(body.server_url, body.participant_token, { autoSubscribe: false, dynacast: false });
+      const microphone = await publish(
+        LocalAudioTrack.createAudioTrack('microphone', audio),
+        TrackSource.SOURCE_MICROPHONE,
+      );
+      expect(microphone.sid).toBeTruthy();
+      await expect(
+        publish(LocalVideoTrack.createVideoTrack('camera', video), TrackSource.SOURCE_CAMERA),
+      ).rejects.toThrow();
+      await expect(
+        publish(LocalVideoTrack.createVideoTrack('screen', video), TrackSource.SOURCE_SCREENSHARE),
+      ).rejects.toThrow();
+      // What LiveKit holds for the room: the microphone only.
+      const rooms = new RoomServiceClient(httpUrl(), stack.livekit.apiKey, stack.livekit.apiSecret);
+      const [caller] = await rooms.listParticipants(room.name!);
+      expect(caller?.tracks.map((t) => t.source)).toEqual([ServerTrackSource.MICROPHONE]);
+    } finally {
+      await room.disconnect();
+      await Promise.allSettled([audio.close(), video.close()]);
     }
   });
 

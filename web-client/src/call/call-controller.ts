@@ -19,6 +19,7 @@ import {
   type CallGrant,
   type CallState,
   callReducer,
+  closedForNoAgent,
   endReasonFromServer,
   initialCallState,
   isCallLive,
@@ -48,6 +49,12 @@ interface Credentials {
   participantToken: string;
 }
 
+/**
+ * When the token service gives up waiting for the agent it closes the room, and says why in the room's metadata
+ * first (`{"end_reason":"agent_unavailable"}`). The page's own timer is a backstop for a service that could not
+ * close the room: it fires this long after the service's deadline.
+ */
+const AGENT_DEADLINE_GRACE_SECONDS = 10;
 const AGENT_STATE_ATTRIBUTE = 'lk.agent.state';
 const TRANSCRIPTION_TOPIC = 'lk.transcription';
 const TRANSCRIBED_TRACK_ATTRIBUTE = 'lk.transcribed_track_id';
@@ -221,6 +228,9 @@ export class CallController {
         conversationId: response.conversation_id,
         roomName: response.room_name,
         limits: response.limits,
+        ...(typeof response.agent_join_timeout_seconds === 'number'
+          ? { agentJoinTimeoutSeconds: response.agent_join_timeout_seconds }
+          : {}),
       };
       return { serverUrl: response.server_url, participantToken: response.participant_token };
     });
@@ -286,9 +296,14 @@ export class CallController {
     this.dispatch({ type: 'room-connected', at: Date.now() });
     for (const participant of room.remoteParticipants.values()) this.considerAgent(participant);
     if (!this.agent) {
+      const serverDeadline = this.state.grant?.agentJoinTimeoutSeconds;
+      const seconds =
+        serverDeadline !== undefined
+          ? serverDeadline + AGENT_DEADLINE_GRACE_SECONDS
+          : this.options.agentJoinTimeoutSeconds;
       this.agentTimer = setTimeout(() => {
-        if (!this.agent) this.fail({ kind: 'agent-timeout', seconds: this.options.agentJoinTimeoutSeconds });
-      }, this.options.agentJoinTimeoutSeconds * 1000);
+        if (!this.agent) this.fail({ kind: 'agent-timeout', seconds });
+      }, seconds * 1000);
     }
   }
 
@@ -296,6 +311,9 @@ export class CallController {
     room
       .on(RoomEvent.ParticipantConnected, (participant) => this.considerAgent(participant))
       .on(RoomEvent.ParticipantAttributesChanged, (_changed, participant) => this.onAttributes(participant))
+      .on(RoomEvent.RoomMetadataChanged, (metadata) => {
+        if (!this.agent && closedForNoAgent(metadata)) this.fail({ kind: 'agent-unavailable' });
+      })
       .on(RoomEvent.ParticipantDisconnected, (participant) => {
         if (participant !== this.agent || !isCallLive(this.state)) return;
         const reason = endReasonFromAgent(participant.attributes[AGENT_END_REASON_ATTRIBUTE]);
@@ -381,6 +399,8 @@ export class CallController {
     const at = Date.now();
     if (this.state.phase === 'ending' || reason === DisconnectReason.CLIENT_INITIATED) {
       this.dispatch({ type: 'ended', reason: 'hangup', at });
+    } else if (!this.agent && closedForNoAgent(this.room?.metadata)) {
+      this.dispatch({ type: 'failed', failure: { kind: 'agent-unavailable' }, at });
     } else if (reason === DisconnectReason.ROOM_DELETED || reason === DisconnectReason.PARTICIPANT_REMOVED) {
       const agentReason = this.agent?.attributes[AGENT_END_REASON_ATTRIBUTE];
       this.dispatch({

@@ -15,6 +15,8 @@ export type CallFailure =
   | { kind: 'microphone'; reason: 'permission-denied' | 'not-found' | 'in-use' | 'other' }
   | { kind: 'livekit-unreachable'; detail?: string }
   | { kind: 'agent-timeout'; seconds: number }
+  /** The service waited for the agent until its join deadline, then ended the call (end_reason agent_unavailable). */
+  | { kind: 'agent-unavailable' }
   | { kind: 'connection-lost' }
   | { kind: 'unexpected'; detail: string };
 
@@ -77,6 +79,13 @@ export function describeFailure(failure: CallFailure, now: number): FailureDescr
         tag: 'agent-timeout',
         title: 'Claude didn’t pick up',
         body: `The assistant did not join within ${failure.seconds} seconds, so we hung up. It may be busy: please try again in a moment.`,
+        actions: ['retry', 'dismiss'],
+      };
+    case 'agent-unavailable':
+      return {
+        tag: 'agent-unavailable',
+        title: 'Claude couldn’t take your call',
+        body: 'No assistant was free to join, so the call was ended. It did not use any of your minutes. Please try again in a moment.',
         actions: ['retry', 'dismiss'],
       };
     case 'connection-lost':

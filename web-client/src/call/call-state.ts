@@ -28,6 +28,7 @@ export type CallEndReason =
   | 'idle-timeout'
   | 'voice-disabled'
   | 'agent-error'
+  | 'conversation-deleted'
   | 'room-closed';
 
 /** voice_sessions.end_reason (written by the agent/token service) → what the page says; unknown → undefined. */
@@ -41,8 +42,23 @@ export function endReasonFromServer(value: string | null | undefined): CallEndRe
       return 'voice-disabled';
     case 'error':
       return 'agent-error';
+    case 'conversation_deleted':
+      return 'conversation-deleted';
     default:
       return undefined;
+  }
+}
+
+/**
+ * The token service closed the room because no agent joined by its deadline: it puts
+ * `{"end_reason":"agent_unavailable"}` into the room's metadata before deleting the room.
+ */
+export function closedForNoAgent(roomMetadata: string | undefined): boolean {
+  if (!roomMetadata) return false;
+  try {
+    return (JSON.parse(roomMetadata) as { end_reason?: unknown }).end_reason === 'agent_unavailable';
+  } catch {
+    return false;
   }
 }
 
@@ -51,6 +67,8 @@ export interface CallGrant {
   conversationId: string;
   roomName: string;
   limits: TokenResponse['limits'];
+  /** The service's join deadline (seconds after connecting); absent from older token services. */
+  agentJoinTimeoutSeconds?: number;
 }
 
 export interface CallState {
@@ -218,6 +236,8 @@ export function describeEnd(reason: CallEndReason | undefined): string {
       return 'Call ended: voice calls were switched off for now';
     case 'agent-error':
       return 'Call ended: Claude ran into a problem — please call again';
+    case 'conversation-deleted':
+      return 'Call ended: this conversation was deleted';
     case 'agent-ended':
       return 'Claude ended the call';
     default:

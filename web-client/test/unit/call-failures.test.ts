@@ -9,6 +9,14 @@ const rejected = (
   ({ kind: 'token-rejected', code, status: 403, message: 'server words', ...extra }) as CallFailure;
 
 describe('failure descriptions', () => {
+  it('no agent by the deadline says the call was ended, cost nothing, and offers a retry', () => {
+    const d = describeFailure({ kind: 'agent-unavailable' }, now);
+    expect(d.tag).toBe('agent-unavailable');
+    expect(d.title).toMatch(/couldn’t take your call/);
+    expect(d.body).toMatch(/did not use any of your minutes/);
+    expect(d.actions).toEqual(['retry', 'dismiss']);
+  });
+
   it('TIER_REQUIRED offers the upgrade', () => {
     const d = describeFailure(rejected('TIER_REQUIRED'), now);
     expect(d.tag).toBe('tier-required');

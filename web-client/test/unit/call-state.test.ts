@@ -4,6 +4,7 @@ import {
   type CallGrant,
   type CallState,
   callReducer,
+  closedForNoAgent,
   describePhase,
   endReasonFromServer,
   initialCallState,
@@ -123,6 +124,18 @@ describe('call state', () => {
     expect(callReducer(hungUp, { type: 'end-reason', reason: 'max-duration' })).toBe(hungUp);
     expect(endReasonFromServer('idle')).toBe('idle-timeout');
     expect(endReasonFromServer('caller_left')).toBeUndefined();
+    expect(endReasonFromServer('conversation_deleted')).toBe('conversation-deleted');
+    expect(
+      describePhase(callReducer(byAgent, { type: 'end-reason', reason: 'conversation-deleted' })),
+    ).toMatch(/conversation was deleted/);
+  });
+
+  it('recognises a room the token service closed because no agent came', () => {
+    expect(closedForNoAgent('{"end_reason":"agent_unavailable"}')).toBe(true);
+    expect(closedForNoAgent('{"end_reason":"caller_left"}')).toBe(false);
+    expect(closedForNoAgent('')).toBe(false);
+    expect(closedForNoAgent(undefined)).toBe(false);
+    expect(closedForNoAgent('not json')).toBe(false);
   });
 
   it('a failure is terminal and keeps its cause; start again resets', () => {

@@ -1,21 +1,18 @@
-import { startWebClientServer } from './serve.ts';
+import { startWebClientServer } from '@voice/web-client/serve';
+import type { UpService } from './up-services.ts';
 
 /**
- * Dev tooling: the entry for devstack's UP_SERVICES (`npm start`), structurally an `UpService` (declared here
- * rather than imported so the browser workspace does not type-check the devstack). Serves the built page on
- * WEB_CLIENT_PORT (default 5173, an origin the token service allows by default) with a /config.json pointing at
- * the stack's gateway and the token service on TOKEN_SERVICE_PORT (default 8787).
+ * The web client for `npm start`: serves the built page on WEB_CLIENT_PORT (default 5173, an origin the token
+ * service allows by default) with a /config.json pointing at the stack's gateway and the token service on
+ * TOKEN_SERVICE_PORT (default 8787).
  */
-interface StackLike {
-  supabaseUrl: string;
-  anonKey: string;
-}
-
-export const webClientUpService = {
+export const webClientUpService: UpService = {
   name: 'web client',
-  async start({ stack }: { stack: StackLike; logDir: string }) {
+  async start({ stack }) {
     const env = process.env;
     const server = await startWebClientServer({
+      // For the page's Content-Security-Policy: the only LiveKit the page may connect to.
+      livekitUrl: stack.livekit.url,
       port: Number(env.WEB_CLIENT_PORT ?? 5173),
       host: env.WEB_CLIENT_HOST ?? '127.0.0.1',
       config: {

@@ -1,18 +1,18 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findFreeTcpPort } from '@voice/devstack/ports';
-import { spawnManaged } from '@voice/devstack/processes/managed-process';
-import { httpOk, waitForHealth } from '@voice/devstack/processes/wait-for-health';
-import type { StackInfo } from '@voice/devstack/stack-info';
-import type { StartedUpService, UpService } from '@voice/devstack/up-services';
+import { findFreeTcpPort } from '../ports.ts';
+import { spawnManaged } from '../processes/managed-process.ts';
+import { httpOk, waitForHealth } from '../processes/wait-for-health.ts';
+import type { StackInfo } from '../stack-info.ts';
+import type { StartedUpService, UpService } from './up-services.ts';
 
 /**
- * Dev tooling only (never imported by the service itself): runs the token service as its own process on top of
- * a local stack, the way production runs it (`tsx token-service/src/main.ts`, config from the environment).
- * `npm start` registers it in devstack's UP_SERVICES; integration tests use it to check the process entry.
+ * Runs the token service as its own process on top of a local stack, the way production runs it
+ * (`tsx token-service/src/main.ts`, config from the environment). `npm start` registers it in UP_SERVICES;
+ * integration tests and the benchmarks use it to run the real process entry.
  */
-const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
-const REPO_ROOT = path.resolve(path.dirname(MAIN), '../..');
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const MAIN = path.join(REPO_ROOT, 'token-service/src/main.ts');
 
 export interface TokenServiceProcessOptions {
   /** Port to listen on; 0 or omitted → a free one. */

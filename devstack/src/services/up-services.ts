@@ -1,12 +1,14 @@
-import { agentUpService } from '@voice/agent/devstack-service';
-import { tokenServiceUpService } from '@voice/token-service/devstack-service';
-import { webClientUpService } from '@voice/web-client/devstack-service';
-import type { StackInfo } from './stack-info.ts';
+import type { StackInfo } from '../stack-info.ts';
+import { agentUpService } from './agent-worker.ts';
+import { tokenServiceUpService } from './token-service.ts';
+import { webClientUpService } from './web-client.ts';
 
 /**
  * Services `npm start` runs on top of the stack (token service, agent worker, provider stand-ins, web client).
- * Each later issue adds its entry to UP_SERVICES; the CLI starts them in order after the stack is healthy,
- * prints their URLs, and stops them in reverse order before the stack.
+ * How the dev stack starts each product process lives here, in the dev stack: the product packages run from their
+ * own entry points with configuration from the environment, and never import the dev stack.
+ * The CLI starts them in order after the stack is healthy, prints their URLs, and stops them in reverse order
+ * before the stack.
  */
 export interface UpService {
   name: string;
@@ -21,7 +23,7 @@ export interface StartedUpService {
   stop(): Promise<void>;
 }
 
-// The token service listens on TOKEN_SERVICE_PORT (default 8787, see its devstack-service.ts), so its webhook
+// The token service listens on TOKEN_SERVICE_PORT (default 8787, see token-service.ts here), so its webhook
 // URL is known before livekit-server starts.
 const tokenServicePort = Number(process.env.TOKEN_SERVICE_PORT ?? 8787);
 
