@@ -51,10 +51,59 @@ export async function admitJob(
   return { accept: true, sessionId: meta.session_id };
 }
 
+/** What the capacity check needs of the worker: the jobs its processes are running. */
+export interface RunningJobs {
+  readonly activeJobs: ReadonlyArray<{ job: { id: string } }>;
+}
+
+/**
+ * The worker's call cap (AGENT_MAX_CONCURRENT_CALLS), enforced when a job is offered. The load the worker reports
+ * to LiveKit keeps dispatch away from a full worker, but it is reported only every 2.5 s: two calls arriving within
+ * that window both found the worker "available", and a worker capped at one call took both. A job refused here goes
+ * back to LiveKit, which offers it to another worker, and the token service's dispatch watchdog dispatches it again
+ * later if none took it.
+ */
+export class JobCapacity {
+  /** Jobs this worker accepted that its processes may not be running yet (job id → when accepted). */
+  readonly #accepted = new Map<string, number>();
+  #worker: RunningJobs | undefined;
+
+  constructor(
+    private readonly maxCalls: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The worker whose running jobs count (known from its first load report on). */
+  observe(worker: RunningJobs): void {
+    this.#worker = worker;
+  }
+
+  /** Takes a slot for the job, or says the worker is full. */
+  reserve(jobId: string): boolean {
+    const running = new Set((this.#worker?.activeJobs ?? []).map((j) => j.job.id));
+    for (const [id, acceptedAt] of this.#accepted) {
+      // A job counts once: as accepted until a process runs it. One that never started (its assignment was lost)
+      // stops holding a slot after a while.
+      if (running.has(id) || this.now() - acceptedAt > ACCEPTED_JOB_HOLD_MS) this.#accepted.delete(id);
+    }
+    if (running.size + this.#accepted.size >= this.maxCalls) return false;
+    this.#accepted.set(jobId, this.now());
+    return true;
+  }
+}
+
+/**
+ * How long an accepted job holds its slot before a process runs it. Launching takes an idle warmed process, normally
+ * within a second; on a saturated host starting one can take much longer, and the running count takes over then.
+ */
+const ACCEPTED_JOB_HOLD_MS = 30_000;
+
 /** The worker's requestFunc: admits or refuses each job LiveKit offers. */
 export function jobRequestHandler(options: {
   db: SupabaseClient;
   logger: Logger;
+  /** The worker's call cap; without it, only LiveKit's load-based dispatch limits the worker. */
+  capacity?: JobCapacity;
 }): (request: JobRequest) => Promise<void> {
   return async (request) => {
     const started = performance.now();
@@ -64,6 +113,11 @@ export function jobRequestHandler(options: {
     const room = request.room?.name;
     if (!admission.accept) {
       options.logger.info({ jobId: request.id, room, reason: admission.reason, admissionMs }, 'job refused');
+      await request.reject();
+      return;
+    }
+    if (options.capacity && !options.capacity.reserve(request.job.id)) {
+      options.logger.info({ jobId: request.id, room, reason: 'worker_full', admissionMs }, 'job refused');
       await request.reject();
       return;
     }

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { type AgentServer, cli, ServerOptions } from '@livekit/agents';
 import { createLogger, createServiceClient } from '@voice/core';
 import { loadAgentConfig } from '@voice/core/config/agent';
-import { jobRequestHandler } from './job-admission.ts';
+import { JobCapacity, jobRequestHandler } from './job-admission.ts';
 import { startMetricsServer } from './metrics/metrics-server.ts';
 import { OBSERVATIONS_URL_ENV } from './metrics/observation-reporter.ts';
 import { AgentMetrics } from './metrics/prometheus.ts';
@@ -56,6 +56,8 @@ async function resolvePort(port: number, host: string): Promise<number> {
 const LIVEKIT_TARGET_LOAD = 0.7;
 
 const healthPort = await resolvePort(config.http.healthPort, config.http.host);
+/** The call cap, also enforced when a job is offered (the load reports alone lag by up to 2.5 s). */
+const capacity = config.maxConcurrentCalls ? new JobCapacity(config.maxConcurrentCalls) : undefined;
 
 const providers = {
   deepgram: config.deepgram.baseUrl ?? 'deepgram (public API)',
@@ -82,6 +84,7 @@ cli.runApp(
     requestFunc: jobRequestHandler({
       db: createServiceClient(config.supabase.url, config.supabase.serviceRoleKey),
       logger,
+      ...(capacity ? { capacity } : {}),
     }),
     ...(config.maxConcurrentCalls
       ? {
@@ -89,8 +92,11 @@ cli.runApp(
           // (0.7 by default): the load must reach that mark at exactly AGENT_MAX_CONCURRENT_CALLS calls, not before.
           // Reporting calls/max (with the 0.7 threshold) stopped dispatch one call early or more: a cap of 4 took
           // 3 calls, and the 5-call density run left 2 callers waiting for an agent that never came.
-          loadFunc: async (server: AgentServer) =>
-            (server.activeJobs.length / (config.maxConcurrentCalls ?? 1)) * LIVEKIT_TARGET_LOAD,
+          loadFunc: async (server: AgentServer) => {
+            // The only place agents-js hands us the server: the capacity check counts its running jobs.
+            capacity?.observe(server);
+            return (server.activeJobs.length / (config.maxConcurrentCalls ?? 1)) * LIVEKIT_TARGET_LOAD;
+          },
           loadThreshold: LIVEKIT_TARGET_LOAD,
         }
       : { loadThreshold: config.loadThreshold }),
