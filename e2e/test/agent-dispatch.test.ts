@@ -49,10 +49,16 @@ async function sessionRow(id: string) {
   return data as Record<string, unknown> & { status: string; end_reason: string | null };
 }
 
-/** The dispatches LiveKit holds for the room, and whether a worker took any of them. */
+/**
+ * The dispatches LiveKit holds for the room, and whether a worker took any of them. A job a worker refused (or that
+ * found no worker) may still be listed; a taken one names the agent participant the worker accepted it as.
+ */
 async function dispatchState(calls: WebhookedCalls, room: string) {
   const dispatches = await calls.dispatches.listDispatch(room);
-  return { count: dispatches.length, taken: dispatches.some((d) => (d.state?.jobs.length ?? 0) > 0) };
+  const taken = dispatches.some((d) =>
+    d.state?.jobs.some((j) => (j.state?.participantIdentity ?? '') !== ''),
+  );
+  return { count: dispatches.length, taken };
 }
 
 async function join(grant: TokenResponse): Promise<ScriptedCaller> {
@@ -106,13 +112,16 @@ describe('a call whose first dispatch found no agent', () => {
     ]);
     const firstGrant = await calls.tokens.issue(first.accessToken, {});
     const firstCaller = await join(firstGrant);
-    const joinedAt = Date.now();
-    await firstCaller.waitForSpeech(joinedAt, 60_000);
-
     const secondGrant = await calls.tokens.issue(second.accessToken, {});
-    const secondCaller = await join(secondGrant);
+    let secondCaller: ScriptedCaller | undefined;
+    // Both callers hang up whatever happens: a call left up holds the worker's only slot, and every later test
+    // would find no agent.
     try {
-      // The only worker is at capacity (1 call): LiveKit refuses this dispatch.
+      const joinedAt = Date.now();
+      await firstCaller.waitForSpeech(joinedAt, 60_000);
+      secondCaller = await join(secondGrant);
+      // The only worker is at capacity (1 call): LiveKit does not dispatch to it, or the worker refuses the job
+      // when it is offered before its load report went out.
       await waitFor('the refused dispatch', async () => {
         const state = await dispatchState(calls, secondGrant.room_name);
         return state.count > 0 ? state : undefined;
@@ -131,7 +140,8 @@ describe('a call whose first dispatch found no agent', () => {
       expect(row.status).toBe('active');
       expect(Number(row.dispatch_attempts)).toBeGreaterThanOrEqual(1);
     } finally {
-      await secondCaller.hangUp();
+      await firstCaller.hangUp().catch(() => undefined);
+      await secondCaller?.hangUp().catch(() => undefined);
     }
     await endedSession(base, secondGrant.session_id);
   }, 240_000);
