@@ -10,6 +10,8 @@ export interface LoggerOptions {
   level?: string;
   /** Keep `sensitive` fields in the output (debugging only; off by default). */
   includeSensitive?: boolean;
+  /** Where the lines go: a file path (appended, created if missing). Default: stdout. */
+  file?: string;
 }
 
 const ALWAYS_REDACTED = [
@@ -29,12 +31,15 @@ const ALWAYS_REDACTED = [
 
 export function createLogger(options: LoggerOptions): Logger {
   const sensitivePaths = options.includeSensitive ? [] : ['sensitive', '*.sensitive'];
-  return pino({
-    name: options.name,
-    level: options.level ?? 'info',
-    redact: { paths: [...ALWAYS_REDACTED, ...sensitivePaths], remove: true },
-    base: { service: options.name },
-  });
+  return pino(
+    {
+      name: options.name,
+      level: options.level ?? 'info',
+      redact: { paths: [...ALWAYS_REDACTED, ...sensitivePaths], remove: true },
+      base: { service: options.name },
+    },
+    options.file ? pino.destination({ dest: options.file, append: true, mkdir: true }) : undefined,
+  );
 }
 
 export type { Logger };

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startControlServer } from './control-server.ts';
@@ -62,7 +62,8 @@ export interface RunningStack {
   info: StackInfo;
   /** Pids of every process the stack runs right now (tests check none survives stop()). */
   pids(): number[];
-  stop(): Promise<void>;
+  /** keepLogs: remove the stack's data but keep its logs dir (a test run that failed keeps what the services said). */
+  stop(options?: { keepLogs?: boolean }): Promise<void>;
   postgres: { stop(): Promise<void>; start(): Promise<void> };
   /** Milliseconds from the start of startStack() until each part was ready (for benchmarks and slow-start hunts). */
   startupTimings: Record<string, number>;
@@ -105,12 +106,20 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
   const requested = options.ports ?? {};
 
   const cleanups: (() => Promise<void>)[] = [];
-  const stopAll = async () => {
+  const stopAll = async (keepLogs = false) => {
     for (const cleanup of cleanups.splice(0).reverse()) {
       await cleanup().catch((error: unknown) => log(`devstack: error while stopping: ${String(error)}`));
     }
     releaseDir();
-    if (ownsDir && !options.keepDir) rmSync(dir, { recursive: true, force: true });
+    if (!ownsDir || options.keepDir) return;
+    if (!keepLogs) {
+      rmSync(dir, { recursive: true, force: true });
+      return;
+    }
+    // Without its pid file the dir is never swept as abandoned: the logs stay until someone deletes them.
+    for (const entry of readdirSync(dir)) {
+      if (entry !== 'logs') rmSync(path.join(dir, entry), { recursive: true, force: true });
+    }
   };
 
   const began = Date.now();
@@ -259,10 +268,10 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
     };
 
     let stopping: Promise<void> | undefined;
-    const stop = () => {
+    const stop = (stopOptions: { keepLogs?: boolean } = {}) => {
       stopping ??= (async () => {
         removeSignalHandlers();
-        await stopAll();
+        await stopAll(stopOptions.keepLogs);
       })();
       return stopping;
     };

@@ -1,4 +1,5 @@
-import type { TokenResponse } from '@voice/core';
+import { join } from 'node:path';
+import { createLogger, type TokenResponse } from '@voice/core';
 import { loadTokenServiceConfig } from '@voice/core/config/token-service';
 import { tokenServiceEnvFor } from '@voice/devstack/services/token-service';
 import type { StackInfo } from '@voice/devstack/stack-info';
@@ -22,7 +23,13 @@ export async function startTokenService(
       env: { LOG_LEVEL: 'warn', VOICE_MAX_ISSUANCES_PER_MINUTE: '100', ...env },
     }),
   );
-  const app = await buildTokenService(config);
+  // Its log goes to the stack's log dir with the other services' (kept when a test fails), not into the test output.
+  const logger = createLogger({
+    name: 'token-service',
+    level: config.log.level,
+    file: join(stack.logDir, `token-service-e2e-${process.pid}.log`),
+  });
+  const app = await buildTokenService(config, { logger });
   const url = await app.listen({ port, host: '127.0.0.1' });
   return {
     url,
