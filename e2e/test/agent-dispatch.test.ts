@@ -210,6 +210,7 @@ describe('a conversation deleted during its call', () => {
     try {
       await caller.waitForSpeech(Date.now() - 1_000, 60_000);
       await caller.waitForQuiet(1_000);
+      const deletedAt = Date.now();
       const deleted = await user.client
         .from('conversations')
         .delete()
@@ -217,8 +218,10 @@ describe('a conversation deleted during its call', () => {
         .select('id');
       expect(deleted.data).toHaveLength(1);
 
-      const asked = await caller.speak(dialogue.clips[0]!);
-      await caller.waitForSpeech(asked, 30_000);
+      // The agent learns of the deletion from the failed write of this question, or from its next lease renewal
+      // if that comes first (then the goodbye may start before the question does): listen from the deletion on.
+      await caller.speak(dialogue.clips[0]!);
+      await caller.waitForSpeech(deletedAt, 30_000);
       expect(await Promise.race([roomClosed, sleep(60_000).then(() => 'still in the room')])).toBe(
         DisconnectReason.ROOM_DELETED,
       );
