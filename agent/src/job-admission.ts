@@ -73,22 +73,30 @@ export class JobCapacity {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** The worker whose running jobs count (known from its first load report on). */
+  /** The worker whose running jobs count; called with each load report (every 2.5 s). */
   observe(worker: RunningJobs): void {
     this.#worker = worker;
+    this.#running();
   }
 
   /** Takes a slot for the job, or says the worker is full. */
   reserve(jobId: string): boolean {
-    const running = new Set((this.#worker?.activeJobs ?? []).map((j) => j.job.id));
-    for (const [id, acceptedAt] of this.#accepted) {
-      // A job counts once: as accepted until a process runs it. One that never started (its assignment was lost)
-      // stops holding a slot after a while.
-      if (running.has(id) || this.now() - acceptedAt > ACCEPTED_JOB_HOLD_MS) this.#accepted.delete(id);
-    }
+    const running = this.#running();
     if (running.size + this.#accepted.size >= this.maxCalls) return false;
     this.#accepted.set(jobId, this.now());
     return true;
+  }
+
+  /**
+   * The jobs running now. A job counts once: as accepted until a process runs it, then as running (and not at all
+   * once it ended). One that never started (its assignment was lost) stops holding a slot after a while.
+   */
+  #running(): Set<string> {
+    const running = new Set((this.#worker?.activeJobs ?? []).map((j) => j.job.id));
+    for (const [id, acceptedAt] of this.#accepted) {
+      if (running.has(id) || this.now() - acceptedAt > ACCEPTED_JOB_HOLD_MS) this.#accepted.delete(id);
+    }
+    return running;
   }
 }
 

@@ -37,6 +37,18 @@ describe('JobCapacity: the worker call cap, checked when a job is offered', () =
     expect(capacity.reserve('d')).toBe(false);
   });
 
+  it('frees the slot of a job that ran and ended between two offers (seen in the load reports)', () => {
+    const w = worker();
+    const capacity = new JobCapacity(1);
+    capacity.observe(w);
+    expect(capacity.reserve('a')).toBe(true);
+    w.run('a');
+    capacity.observe(w);
+    w.end('a');
+    capacity.observe(w);
+    expect(capacity.reserve('b')).toBe(true);
+  });
+
   it('counts jobs already running when it starts observing (a worker restarted with calls)', () => {
     const capacity = new JobCapacity(2);
     capacity.observe(worker('x', 'y'));
