@@ -111,10 +111,10 @@ describe('usage meter', () => {
     meter.addSttAudio(60);
     meter.addSpeech({ provider: 'openai-speech', model: 'some-new-tts', characters: 1000 });
     const s = meter.snapshot();
-    expect(s.stt.cost).toBeCloseTo(0.0077, 6);
+    expect(s.stt.cost).toBeCloseTo(0.0048, 6);
     expect(s.tts.cost).toBeNull();
     expect(s.unpriced).toEqual(['tts:some-new-tts']);
-    expect(s.estimatedCost).toBeCloseTo(0.0077, 6);
+    expect(s.estimatedCost).toBeCloseTo(0.0048, 6);
   });
 
   it('builds one usage_logs row per session with the breakdown, and absolute session totals', () => {
@@ -170,9 +170,13 @@ describe('STT audio meter', () => {
     expect(meter.seconds).toBeLessThanOrEqual(3.05);
   });
 
-  it('re-chunks odd frame sizes into 100 ms pieces without losing samples', () => {
+  it("re-chunks odd frame sizes into the plugin's 20 ms pieces without losing samples", () => {
     const meter = new SttAudioMeter();
     for (let i = 0; i < 30; i++) meter.push(frame(10 * (1 + (i % 3)), 8000)); // 10/20/30 ms frames, 600 ms
     expect(meter.seconds).toBeCloseTo(0.6, 2);
+    meter.push(frame(10, 8000)); // half a chunk: held until the next frame completes it
+    expect(meter.seconds).toBeCloseTo(0.6, 2);
+    meter.push(frame(10, 8000));
+    expect(meter.seconds).toBeCloseTo(0.62, 2);
   });
 });
