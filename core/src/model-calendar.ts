@@ -140,7 +140,8 @@ export const MODEL_CALENDAR: readonly CalendarEntry[] = [
 ];
 
 /**
- * The calendar id of a configured model: lower-cased, without a trailing `-YYYYMMDD` snapshot date or `-latest`
+ * The calendar id of a configured model: lower-cased, without a trailing snapshot date (Anthropic's `-YYYYMMDD`,
+ * OpenAI's `-YYYY-MM-DD`) or `-latest`
  * (a snapshot is retired with its family); a Deepgram voice by its family (`aura-2-thalia-en` → `aura-2`,
  * `aura-asteria-en` → `aura-1`), which is how Deepgram prices and retires them.
  */
@@ -148,7 +149,7 @@ export function calendarKey(model: string, role?: ModelRole): string {
   const id = model
     .trim()
     .toLowerCase()
-    .replace(/-(\d{8}|latest)$/, '');
+    .replace(/-(\d{8}|\d{4}-\d{2}-\d{2}|latest)$/, '');
   if (role === undefined || role === 'deepgram-speech') {
     if (/^aura-2-/.test(id)) return 'aura-2';
     if (/^aura-[a-z]+-[a-z]{2}$/.test(id)) return 'aura-1';
