@@ -106,6 +106,29 @@ describe('usage meter', () => {
     expect(s.llm.cost).toBeCloseTo(expected, 6);
   });
 
+  it('bills Claude per model that answered, skipping the fallback adapter\'s repeat of the same tokens', () => {
+    const meter = new UsageMeter(MODELS);
+    const of = (label: string, model: string, prompt: number, completion: number) => ({
+      ...llmMetrics(prompt, 0, 0, completion),
+      label,
+      metadata: { modelProvider: 'anthropic', modelName: model },
+    });
+    meter.onMetrics(of('anthropic.ClaudeLLM', 'claude-opus-4-5', 0, 0)); // the primary's 404: nothing billed
+    meter.onMetrics(of('anthropic.ClaudeLLM', 'claude-sonnet-4-6', 1000, 100));
+    meter.onMetrics(of('FallbackAdapter', 'FallbackAdapter', 1000, 100));
+    meter.onMetrics(of('anthropic.ClaudeLLM', 'claude-haiku-4-5', 500, 50));
+    const s = meter.snapshot();
+    expect(s.llm.models.map((m) => [m.model, m.requests, m.inputTokens, m.outputTokens])).toEqual([
+      ['claude-sonnet-4-6', 1, 1000, 100],
+      ['claude-haiku-4-5', 1, 500, 50],
+    ]);
+    expect(s.llm).toMatchObject({ model: 'claude-haiku-4-5', requests: 2, inputTokens: 1500, outputTokens: 150 });
+    const sonnet = (1000 * 3 + 100 * 15) / 1e6;
+    const haiku = (500 * 1 + 50 * 5) / 1e6;
+    expect(s.llm.cost).toBeCloseTo(sonnet + haiku, 6);
+    expect(s.unpriced).toEqual([]);
+  });
+
   it('sums the parts into the estimated cost and flags unpriced models', () => {
     const meter = new UsageMeter(MODELS);
     meter.addSttAudio(60);
