@@ -106,7 +106,7 @@ describe('usage meter', () => {
     expect(s.llm.cost).toBeCloseTo(expected, 6);
   });
 
-  it('bills Claude per model that answered, skipping the fallback adapter\'s repeat of the same tokens', () => {
+  it("bills Claude per model that answered, skipping the fallback adapter's repeat of the same tokens", () => {
     const meter = new UsageMeter(MODELS);
     const of = (label: string, model: string, prompt: number, completion: number) => ({
       ...llmMetrics(prompt, 0, 0, completion),
@@ -122,7 +122,12 @@ describe('usage meter', () => {
       ['claude-sonnet-4-6', 1, 1000, 100],
       ['claude-haiku-4-5', 1, 500, 50],
     ]);
-    expect(s.llm).toMatchObject({ model: 'claude-haiku-4-5', requests: 2, inputTokens: 1500, outputTokens: 150 });
+    expect(s.llm).toMatchObject({
+      model: 'claude-haiku-4-5',
+      requests: 2,
+      inputTokens: 1500,
+      outputTokens: 150,
+    });
     const sonnet = (1000 * 3 + 100 * 15) / 1e6;
     const haiku = (500 * 1 + 50 * 5) / 1e6;
     expect(s.llm.cost).toBeCloseTo(sonnet + haiku, 6);
