@@ -34,7 +34,12 @@ function callLlm(env: Record<string, string>) {
   return { claude, meter };
 }
 
-const settle = () => new Promise((r) => setTimeout(r, 100));
+/** Waits (polling, bounded) for the background requests the adapter makes and the metrics that follow them. */
+async function until(done: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 50)); // the metrics event follows the stream's end
+}
 
 describe('Claude with a fallback model', () => {
   it('is plain ClaudeLLM without CLAUDE_FALLBACK_MODEL', () => {
@@ -53,7 +58,7 @@ describe('Claude with a fallback model', () => {
     expect(claude).toBeInstanceOf(ClaudeFallbackLLM);
     const first = await claude.chat({ chatCtx: userCtx('One?') }).collect();
     const second = await claude.chat({ chatCtx: userCtx('Two?') }).collect();
-    await settle();
+    await until(() => meter.snapshot().llm.requests === 2);
     expect([first.text, second.text]).toEqual(['First answer.', 'Second answer.']);
     const asked = standins.recorded.llm.map((r) => [(r.body as { model: string }).model, r.status]);
     expect(asked.filter(([m]) => m === 'claude-haiku-4-5')).toEqual([
@@ -81,7 +86,7 @@ describe('Claude with a fallback model', () => {
     });
     const reply = await claude.chat({ chatCtx: userCtx('Anyone there?') }).collect();
     expect(reply.text).toBe('Answered by claude-sonnet-4-6.');
-    await settle();
+    await until(() => standins.recorded.llm.filter((r) => r.status === 200).length === 2);
     const asked = standins.recorded.llm.map((r) => [(r.body as { model: string }).model, r.status]);
     expect(asked[0]).toEqual(['claude-haiku-4-5', 529]);
     // The fallback's answer, and the adapter's background re-check of the primary (which answers now).
@@ -91,7 +96,7 @@ describe('Claude with a fallback model', () => {
     ]);
     const next = await claude.chat({ chatCtx: userCtx('Still there?') }).collect();
     expect(next.text).toBe('Answered by claude-haiku-4-5.');
-    await settle();
+    await until(() => meter.snapshot().llm.requests === 3);
     // Each request that answered is billed to its own model, the background re-check included.
     const byModel = Object.fromEntries(meter.snapshot().llm.models.map((m) => [m.model, m.requests]));
     expect(byModel).toEqual({ 'claude-haiku-4-5': 2, 'claude-sonnet-4-6': 1 });

@@ -200,6 +200,8 @@ export interface AgentConfig {
   models: {
     /** The calendar's "today" (AGENT_MODEL_CALENDAR_DATE, or the UTC date at start). */
     calendarDate: string;
+    /** AGENT_MODEL_CALENDAR_DATE is set: the date does not move while the worker runs. */
+    calendarDateFixed: boolean;
     /** Every configured model in use and how it stands on the calendar (refusals never get here). */
     checks: Array<Extract<ModelCheck, { status: 'ok' | 'warn' }>>;
     /** Ask the providers whether the models exist (AGENT_MODEL_CHECK). */
@@ -241,12 +243,22 @@ export function configuredModels(e: AgentEnv): Array<{ model: string; role: Mode
  * the providers' calendar, or without a price (each problem names its variable and what to set instead). Models
  * within 60 days of their shutdown pass, as `models.checks` entries with status `warn` for the caller to report.
  */
-export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
+export function loadAgentConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  opts: {
+    /**
+     * refuse (default): throw for a model past its shutdown, unknown or unpriced. worker-checked: a job process,
+     * whose worker checked the models at its start and keeps checking them (it takes no calls while one is unusable):
+     * a worker that runs across a shutdown date must not have its idle job processes crash in a loop.
+     */
+    models?: 'refuse' | 'worker-checked';
+  } = {},
+): AgentConfig {
   const e = parseEnv('agent', agentEnv, env);
   const calendarDate = e.AGENT_MODEL_CALENDAR_DATE ?? utcToday();
   const checks = configuredModels(e).map((m) => checkModel({ ...m, today: calendarDate }));
   const refused = checks.filter((c) => c.status === 'refuse');
-  if (refused.length > 0) {
+  if (refused.length > 0 && opts.models !== 'worker-checked') {
     throw new ConfigError(
       'agent',
       refused.map((c) => ({ variable: c.variable, message: c.message })),
@@ -311,6 +323,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     },
     models: {
       calendarDate,
+      calendarDateFixed: e.AGENT_MODEL_CALENDAR_DATE !== undefined,
       checks: checks.filter(
         (c): c is Extract<ModelCheck, { status: 'ok' | 'warn' }> => c.status !== 'refuse',
       ),
