@@ -17,8 +17,10 @@ export interface ModelState {
   daysLeft?: number;
   /** What the provider said (not_checked: AGENT_MODEL_CHECK=off, or not asked yet). */
   provider: ProbeResult['status'] | 'not_checked';
-  /** Why it is not fine, for a reader (log, /readyz); never a key or a prompt. */
-  message?: string;
+  /** What the calendar says when it is not fine (a shutdown ahead or past), naming the variable and what to set. */
+  calendarMessage?: string;
+  /** What the provider said when the model is missing. */
+  providerMessage?: string;
 }
 
 export interface Readiness {
@@ -90,11 +92,10 @@ export class ModelStatus {
             (error: unknown): ProbeResult => ({ status: 'unverified', detail: String(error) }),
           );
           state.provider = result.status;
-          if (result.status === 'missing') {
-            state.message = `${state.variable}=${state.model}: the provider says this model does not exist (404): it is retired, misspelt, or not available to this key`;
-          } else if (state.calendar === 'ok') {
-            state.message = undefined;
-          }
+          state.providerMessage =
+            result.status === 'missing'
+              ? `${state.variable}=${state.model}: the provider says this model does not exist (404): it is retired, misspelt, or not available to this key`
+              : undefined;
         }),
       );
       this.#checkedAt = new Date().toISOString();
@@ -126,7 +127,11 @@ export class ModelStatus {
       const unusable = state.calendar === 'shut_down' || state.provider === 'missing';
       if (!unusable) continue;
       if (this.#standIn(state)) degraded = true;
-      else reasons.push(state.message ?? `${state.variable}=${state.model} is not usable`);
+      else
+        reasons.push(
+          (state.calendar === 'shut_down' ? state.calendarMessage : state.providerMessage) ??
+            `${state.variable}=${state.model} is not usable`,
+        );
     }
     return {
       ready: reasons.length === 0,
@@ -161,12 +166,11 @@ export class ModelStatus {
       if (check.status === 'refuse') {
         // Only a shutdown can appear while running: unknown and unpriced models were refused at start.
         state.calendar = 'shut_down';
-        state.message = check.message;
+        state.calendarMessage = check.message;
       } else {
         state.calendar = check.status;
         state.shutdown = check.entry.shutdown;
-        if (check.status === 'warn') state.message = check.message;
-        else if (state.provider !== 'missing') state.message = undefined;
+        state.calendarMessage = check.status === 'warn' ? check.message : undefined;
       }
       if (state.shutdown !== undefined) {
         state.daysLeft = Math.max(0, daysBetween(today, state.shutdown));
@@ -184,7 +188,7 @@ export class ModelStatus {
       this.#warnedOn.set(key, today);
       this.#logger.warn(
         { variable: state.variable, model: state.model, shutdown: state.shutdown, daysLeft: state.daysLeft },
-        state.message ?? 'model shuts down soon',
+        state.calendarMessage ?? 'model shuts down soon',
       );
     }
     const readiness = this.readiness();
@@ -202,7 +206,7 @@ export class ModelStatus {
       if (state.provider === 'missing' && this.#standIn(state)) {
         this.#logger.warn(
           { variable: state.variable, model: state.model },
-          `${state.message ?? 'model missing'}; another configured model stands in`,
+          `${state.providerMessage ?? 'model missing'}; another configured model stands in`,
         );
       }
     }
