@@ -112,8 +112,22 @@ export function jobRequestHandler(options: {
   logger: Logger;
   /** The worker's call cap; without it, only LiveKit's load-based dispatch limits the worker. */
   capacity?: JobCapacity;
+  /**
+   * Whether the configured models are usable (ModelStatus): while one the call needs is shut down or missing at
+   * the provider, every job is refused before anything is spent on it (LiveKit offers it to another worker).
+   */
+  models?: () => { ready: boolean; reasons: string[] };
 }): (request: JobRequest) => Promise<void> {
   return async (request) => {
+    const models = options.models?.();
+    if (models && !models.ready) {
+      options.logger.warn(
+        { jobId: request.id, room: request.room?.name, reason: 'model_unavailable', models: models.reasons },
+        'job refused',
+      );
+      await request.reject();
+      return;
+    }
     const started = performance.now();
     const admission = await admitJob(options.db, request.job.metadata);
     // What the check adds to call setup (one indexed read through PostgREST).

@@ -16,7 +16,9 @@ interface ProcessData extends Record<string, unknown> {
   vad?: VAD;
 }
 
-const config = loadAgentConfig(process.env);
+// The worker (main.ts) refused to start with an unusable model and refuses calls while one is; a job process only
+// runs calls it accepted.
+const config = loadAgentConfig(process.env, { models: 'worker-checked' });
 const logger = createLogger({
   name: 'agent-job',
   level: config.logLevel,

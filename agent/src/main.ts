@@ -7,6 +7,8 @@ import { JobCapacity, jobRequestHandler } from './job-admission.ts';
 import { startMetricsServer } from './metrics/metrics-server.ts';
 import { OBSERVATIONS_URL_ENV } from './metrics/observation-reporter.ts';
 import { AgentMetrics } from './metrics/prometheus.ts';
+import { ModelStatus } from './models/model-status.ts';
+import { providerModelProbe } from './models/provider-models.ts';
 import { redactFrameworkLogs } from './pipeline/framework-log-privacy.ts';
 import { canRaisePriority } from './process-priority.ts';
 
@@ -19,11 +21,22 @@ const config = loadAgentConfig(process.env);
 const logger = createLogger({ name: 'agent', level: config.logLevel, includeSensitive: config.logSensitive });
 
 const metrics = new AgentMetrics();
+// The configured models against the providers' calendar (loadAgentConfig refused what is past its date) and, with
+// AGENT_MODEL_CHECK=on, against the providers themselves; again every 10 minutes. While a model a call needs is
+// unusable the worker refuses every job and /readyz says why.
+const modelStatus = new ModelStatus({
+  config,
+  logger,
+  probe: providerModelProbe(config),
+  onShutdownDays: (model, role, days) => metrics.modelShutdownDays(model, role, days),
+});
+await modelStatus.start();
 const metricsServer = await startMetricsServer({
   metrics,
   host: config.http.host,
   port: config.http.metricsPort,
   logger,
+  readiness: () => ({ ...modelStatus.readiness() }),
 });
 // Job processes inherit the environment: this is how they find the metrics server.
 process.env[OBSERVATIONS_URL_ENV] = metricsServer.ingestUrl;
@@ -65,7 +78,13 @@ const providers = {
   openai: config.openai.baseUrl ?? 'openai (public API)',
 };
 logger.info(
-  { agentName: config.agentName, providers, metricsPort: metricsServer.port, healthPort },
+  {
+    agentName: config.agentName,
+    providers,
+    models: Object.fromEntries(config.models.checks.map((c) => [c.variable, c.model])),
+    metricsPort: metricsServer.port,
+    healthPort,
+  },
   'agent worker starting',
 );
 
@@ -85,6 +104,7 @@ cli.runApp(
       db: createServiceClient(config.supabase.url, config.supabase.serviceRoleKey),
       logger,
       ...(capacity ? { capacity } : {}),
+      models: () => modelStatus.readiness(),
     }),
     ...(config.maxConcurrentCalls
       ? {

@@ -4,10 +4,14 @@
  * changes prices or a model is added (an unknown model is reported as unpriced, never guessed).
  */
 
+import { calendarKey, type ModelRole } from './model-calendar.ts';
+
 export interface PriceSource {
   url: string;
-  /** When the numbers were read from `url` (YYYY-MM). */
+  /** When the numbers were read from `url` (YYYY-MM-DD). */
   checked: string;
+  /** Where the number did not come from the provider's own page, or applies with a condition. */
+  note?: string;
 }
 
 /** USD per million tokens. Anthropic bills uncached input, cache writes (5-minute TTL) and cache reads apart. */
@@ -43,67 +47,84 @@ export interface RealtimeSpeechPrice {
 }
 
 const ANTHROPIC: PriceSource = {
-  url: 'https://docs.claude.com/en/docs/about-claude/pricing',
-  checked: '2025-11',
+  url: 'https://platform.claude.com/docs/en/about-claude/pricing',
+  checked: '2026-12-05',
 };
-const DEEPGRAM: PriceSource = { url: 'https://deepgram.com/pricing', checked: '2025-11' };
-const OPENAI: PriceSource = { url: 'https://platform.openai.com/docs/pricing', checked: '2025-11' };
+const OPENAI_TTS: PriceSource = {
+  url: 'https://platform.openai.com/docs/pricing',
+  checked: '2026-12-05',
+  note: 'per 1M characters; shut down 2027-01-06 with the whole /v1/audio/speech model line (model-calendar.ts)',
+};
 
+/** Claude's standard 5-minute cache write is 1.25 × input and a cache hit 0.1 × input, unless noted. */
+function claude(input: number, output: number, cacheRead = input * 0.1, note?: string): LlmPrice {
+  return {
+    inputPerMTok: input,
+    outputPerMTok: output,
+    cacheWritePerMTok: input * 1.25,
+    cacheReadPerMTok: cacheRead,
+    source: note ? { ...ANTHROPIC, note } : ANTHROPIC,
+  };
+}
+
+/**
+ * Claude models the calendar (model-calendar.ts) lists as served. Retired ones are not priced: they cannot be
+ * configured (the agent refuses them at start), and a model without a price refuses too.
+ */
 export const LLM_PRICES: Readonly<Record<string, LlmPrice>> = {
-  'claude-haiku-4-5': {
-    inputPerMTok: 1,
-    outputPerMTok: 5,
-    cacheWritePerMTok: 1.25,
-    cacheReadPerMTok: 0.1,
-    source: ANTHROPIC,
-  },
-  'claude-sonnet-4-5': {
-    inputPerMTok: 3,
-    outputPerMTok: 15,
-    cacheWritePerMTok: 3.75,
-    cacheReadPerMTok: 0.3,
-    source: ANTHROPIC,
-  },
-  'claude-sonnet-4': {
-    inputPerMTok: 3,
-    outputPerMTok: 15,
-    cacheWritePerMTok: 3.75,
-    cacheReadPerMTok: 0.3,
-    source: ANTHROPIC,
-  },
-  'claude-opus-4-5': {
-    inputPerMTok: 5,
-    outputPerMTok: 25,
-    cacheWritePerMTok: 6.25,
-    cacheReadPerMTok: 0.5,
-    source: ANTHROPIC,
-  },
-  'claude-opus-4-1': {
-    inputPerMTok: 15,
-    outputPerMTok: 75,
-    cacheWritePerMTok: 18.75,
-    cacheReadPerMTok: 1.5,
-    source: ANTHROPIC,
-  },
-};
-
-/** Deepgram pay-as-you-go streaming prices (English/monolingual). */
-export const STT_PRICES: Readonly<Record<string, SttPrice>> = {
-  'nova-3': { perMinute: 0.0077, source: DEEPGRAM },
-  'nova-2': { perMinute: 0.0058, source: DEEPGRAM },
+  'claude-haiku-4-5': claude(1, 5),
+  // Haiku 5.5 is priced by prompt length: up to 100k prompt tokens (a voice call's prompt is far below: history is
+  // capped by AGENT_HISTORY_MESSAGES) $0.10 / $0.50, cache hits 0.1 ×; above, every token of the request costs 5 ×.
+  'claude-haiku-5-5': claude(0.1, 0.5, 0.01, 'the rate for prompts up to 100k tokens; longer ones cost 5x'),
+  'claude-sonnet-4-6': claude(3, 15),
+  'claude-sonnet-5': claude(2, 10),
+  // Sonnet 5.5 cache hits were cut from 0.1 × to 0.05 × input on 2026-10-07.
+  'claude-sonnet-5-5': claude(2, 10, 0.1),
+  'claude-opus-4-5': claude(5, 25),
+  'claude-opus-4-6': claude(5, 25),
+  'claude-opus-4-7': claude(5, 25),
+  'claude-opus-4-8': claude(5, 25),
+  'claude-opus-5': claude(5, 25),
+  // Opus 5.5: cache hits are 0.05 × input.
+  'claude-opus-5-5': claude(4, 20, 0.2),
 };
 
 /**
- * Deepgram Aura speech, pay-as-you-go, per character. Aura-1 ($0.015 / 1k characters) was confirmed on a
- * reseller's pass-through price list (aigateway.sh, 2026-12); Aura-2 ($0.030 / 1k) is Deepgram's published rate
- * as known here, not re-read from deepgram.com (unreachable from this machine): re-check it.
+ * Deepgram pay-as-you-go streaming prices (English, monolingual). The previous $0.0077 / min for nova-3 was
+ * Deepgram's pre-recorded-vs-streaming figure from an older page and overstated streaming by 60 %: two listings
+ * verified against deepgram.com/pricing (2026-05 and 2026-08) give $0.0048 streaming, $0.0043 pre-recorded.
+ * deepgram.com itself is not reachable from here: re-check there.
  */
-const DEEPGRAM_AURA: PriceSource = { url: 'https://deepgram.com/pricing', checked: '2026-12' };
+export const STT_PRICES: Readonly<Record<string, SttPrice>> = {
+  'nova-3': {
+    perMinute: 0.0048,
+    source: {
+      url: 'https://deepgram.com/pricing',
+      checked: '2026-12-05',
+      note: 'read through listings that cite deepgram.com/pricing (hail-hq/hail costs/stt.json, verified 2026-05-05)',
+    },
+  },
+};
 
-/** Character-billed speech models: OpenAI /v1/audio/speech, and Deepgram Aura by family (see ttsPriceKey). */
+/**
+ * Deepgram Aura speech, pay-as-you-go, per character. Aura-1 ($0.015 / 1k characters) is confirmed by Cloudflare's
+ * pass-through price list; Aura-2 ($0.030 / 1k) is Deepgram's published rate as known here, not re-read from
+ * deepgram.com (unreachable from this machine): re-check it.
+ */
+const DEEPGRAM_AURA: PriceSource = {
+  url: 'https://deepgram.com/pricing',
+  checked: '2026-12-05',
+  note: 'aura-1 confirmed via developers.cloudflare.com/workers-ai/platform/pricing; aura-2 not re-read',
+};
+
+/**
+ * Character-billed speech models: OpenAI /v1/audio/speech, and Deepgram Aura by family (see ttsPriceKey).
+ * gpt-4o-mini-tts is billed by tokens, which the openai-speech engine does not count: it has no price here, so it
+ * cannot be configured (and it shuts down on 2027-01-06 anyway).
+ */
 export const TTS_PRICES: Readonly<Record<string, TtsPrice>> = {
-  'tts-1': { perMChars: 15, source: OPENAI },
-  'tts-1-hd': { perMChars: 30, source: OPENAI },
+  'tts-1': { perMChars: 15, source: OPENAI_TTS },
+  'tts-1-hd': { perMChars: 30, source: OPENAI_TTS },
   'aura-2': { perMChars: 30, source: DEEPGRAM_AURA },
   'aura-1': { perMChars: 15, source: DEEPGRAM_AURA },
 };
@@ -120,7 +141,7 @@ export const REALTIME_SPEECH_PRICES: Readonly<Record<string, RealtimeSpeechPrice
     audioOutputPerMTok: 20,
     source: {
       url: 'https://developers.openai.com/api/docs/models/gpt-realtime-2.1-mini',
-      checked: '2026-12',
+      checked: '2026-12-04',
     },
   },
 };
@@ -130,10 +151,7 @@ export const REALTIME_SPEECH_PRICES: Readonly<Record<string, RealtimeSpeechPrice
  * `-YYYYMMDD` and `-latest` before looking up.
  */
 export function normalizeModelId(model: string): string {
-  return model
-    .trim()
-    .toLowerCase()
-    .replace(/-(\d{8}|latest)$/, '');
+  return calendarKey(model, 'llm');
 }
 
 export function llmPrice(model: string): LlmPrice | undefined {
@@ -147,10 +165,7 @@ export function sttPrice(model: string): SttPrice | undefined {
  * `aura-asteria-en` → `aura-1`); other ids as normalizeModelId gives them.
  */
 export function ttsPriceKey(model: string): string {
-  const id = normalizeModelId(model);
-  if (/^aura-2-/.test(id)) return 'aura-2';
-  if (/^aura-[a-z]+-[a-z]{2}$/.test(id)) return 'aura-1';
-  return id;
+  return calendarKey(model, 'deepgram-speech');
 }
 
 export function ttsPrice(model: string): TtsPrice | undefined {
@@ -222,4 +237,19 @@ export function ttsCost(model: string, characters: number): number | undefined {
 /** Round to the 6 decimals `usage_logs.estimated_cost numeric(12,6)` keeps. */
 export function roundUsd(value: number): number {
   return Math.round(value * 1_000_000) / 1_000_000;
+}
+
+/** Whether a configured model has a price for what it is used as (a model without one refuses to start). */
+export function hasPrice(model: string, role: ModelRole): boolean {
+  switch (role) {
+    case 'llm':
+      return llmPrice(model) !== undefined;
+    case 'stt':
+      return sttPrice(model) !== undefined;
+    case 'openai-speech':
+    case 'deepgram-speech':
+      return ttsPrice(model) !== undefined;
+    case 'openai-realtime':
+      return realtimeSpeechPrice(model) !== undefined;
+  }
 }

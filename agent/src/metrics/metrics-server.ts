@@ -12,14 +12,17 @@ function isLoopback(req: IncomingMessage): boolean {
 }
 
 /**
- * GET /metrics (Prometheus), GET /healthz, and POST /internal/observations from this machine's job processes
- * (loopback only: a remote client must not be able to skew the numbers).
+ * GET /metrics (Prometheus), GET /healthz (the process is up), GET /readyz (it takes calls: 200, or 503 with the
+ * reasons; the configured models and their shutdown dates in both), and POST /internal/observations from this
+ * machine's job processes (loopback only: a remote client must not be able to skew the numbers).
  */
 export async function startMetricsServer(opts: {
   metrics: AgentMetrics;
   host: string;
   port: number;
   logger: Logger;
+  /** What /readyz answers; unset: always ready. */
+  readiness?: () => { ready: boolean } & Record<string, unknown>;
 }): Promise<{ server: Server; port: number; ingestUrl: string; close: () => Promise<void> }> {
   const server = createServer((req, res) => {
     const url = req.url ?? '/';
@@ -37,6 +40,14 @@ export async function startMetricsServer(opts: {
     }
     if (req.method === 'GET' && url === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      return;
+    }
+    if (req.method === 'GET' && url === '/readyz') {
+      const readiness = opts.readiness?.() ?? { ready: true };
+      const { ready, ...detail } = readiness;
+      res
+        .writeHead(ready ? 200 : 503, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ status: ready ? 'ready' : 'unavailable', ...detail }));
       return;
     }
     if (req.method === 'POST' && url === '/internal/observations') {

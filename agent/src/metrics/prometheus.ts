@@ -17,6 +17,7 @@ export class AgentMetrics {
   readonly #speechSentences: Counter<'engine'>;
   readonly #speechMismatches: Counter<'engine'>;
   readonly #speechFailovers: Counter<'engine' | 'available'>;
+  readonly #modelShutdownDays: Gauge<'model' | 'role'>;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -86,6 +87,17 @@ export class AgentMetrics {
       labelNames: ['engine', 'available'],
       registers,
     });
+    this.#modelShutdownDays = new Gauge({
+      name: 'voice_agent_model_shutdown_days',
+      help: "Days until a configured model's shutdown date on the providers' calendar (only models that have one; 0 = shut down). Alert below 60.",
+      labelNames: ['model', 'role'],
+      registers,
+    });
+  }
+
+  /** Days until a configured model's shutdown date (0: shut down), from the worker's model check. */
+  modelShutdownDays(model: string, role: string, days: number): void {
+    this.#modelShutdownDays.set({ model, role }, days);
   }
 
   record(o: Observation): void {

@@ -1,12 +1,13 @@
-import { type tts, type VAD, voice } from '@livekit/agents';
+import { type llm, type tts, type VAD, voice } from '@livekit/agents';
 import * as deepgram from '@livekit/agents-plugin-deepgram';
 import type { AgentConfig } from '@voice/core/config/agent';
-import { ClaudeLLM } from '../llm/claude-llm.ts';
+import { buildClaudeLLM } from '../llm/claude-fallback.ts';
 import { buildCallSpeech, type CallSpeech, type CallSpeechOptions } from './call-speech.ts';
 
 export interface PipelineParts {
   stt: deepgram.STT;
-  llm: ClaudeLLM;
+  /** Claude (CLAUDE_MODEL), or the fallback adapter over it and CLAUDE_FALLBACK_MODEL. */
+  llm: llm.LLM;
   /** The session's TTS (see CallSpeech.session). */
   tts: tts.TTS;
   speech: CallSpeech;
@@ -28,14 +29,8 @@ export function buildProviders(config: AgentConfig, speechOptions: CallSpeechOpt
     endpointing: 25,
     ...(config.deepgram.baseUrl ? { baseUrl: config.deepgram.baseUrl } : {}),
   });
-  const llm = new ClaudeLLM({
-    apiKey: config.anthropic.apiKey,
-    model: config.anthropic.model,
-    maxTokens: config.anthropic.maxTokens,
-    ...(config.anthropic.baseUrl ? { baseURL: config.anthropic.baseUrl } : {}),
-  });
   const speech = buildCallSpeech(config, speechOptions);
-  return { stt, llm, tts: speech.session, speech };
+  return { stt, llm: buildClaudeLLM(config), tts: speech.session, speech };
 }
 
 /**

@@ -1,10 +1,13 @@
 import type { AudioFrame } from '@livekit/rtc-node';
+import { STT_CHUNK_MS } from '../pipeline/voice-agent.ts';
 
 /**
- * Measures the audio seconds the Deepgram plugin actually streams (what Deepgram bills). The plugin re-chunks
- * input into 100 ms frames and drops a frame when it is quiet (RMS ≤ 0.004) and more than 1 s has passed since
- * the last loud one; we apply the same rule to the same frames instead of trusting Deepgram's metrics, which
- * report only per 5 s sent and so miss the tail of every call.
+ * Measures the audio seconds the Deepgram plugin actually streams (what Deepgram bills). The plugin, as patched
+ * (patches/), re-chunks input into STT_CHUNK_MS (20 ms) messages and drops one when it is quiet (RMS ≤ 0.004) and
+ * more than 1 s has passed since the last loud one; we apply the same rule to the same chunks instead of trusting
+ * Deepgram's metrics, which report only per 5 s sent and so miss the tail of every call. The rule runs per chunk,
+ * so the chunk size matters: at 100 ms a quiet chunk hides up to 100 ms of a loud start, at 20 ms only 20.
+ * agent/test/unit/stt-wire-chunks.test.ts checks the count against what the Deepgram stand-in received.
  */
 export class SttAudioMeter {
   static readonly RMS_THRESHOLD = 4e-3;
@@ -20,7 +23,7 @@ export class SttAudioMeter {
 
   /** Feeds one input frame; returns the seconds that count as sent (for incremental reporting). */
   push(frame: Pick<AudioFrame, 'data' | 'sampleRate' | 'channels' | 'samplesPerChannel'>): number {
-    const chunkSamples = Math.floor(frame.sampleRate / 10) * frame.channels;
+    const chunkSamples = Math.floor((frame.sampleRate * STT_CHUNK_MS) / 1000) * frame.channels;
     let data = frame.data;
     if (this.#carry && this.#carryRate === frame.sampleRate) {
       const joined = new Int16Array(this.#carry.length + data.length);

@@ -14,6 +14,9 @@ import {
 } from '@voice/core/pricing';
 import type { SpeechUsage } from './speech-usage.ts';
 
+/** The label of the framework's llm.FallbackAdapter (its own metrics repeat the answering model's). */
+export const FALLBACK_ADAPTER_LABEL = 'FallbackAdapter';
+
 export interface UsageModels {
   stt: string;
   llm: string;
@@ -30,17 +33,24 @@ export interface SpeechEngineUsage {
   cost: number | null;
 }
 
+/** Claude tokens of one model. */
+export interface LlmModelUsage {
+  model: string;
+  requests: number;
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheCreationTokens: number;
+  cost: number | null;
+}
+
 export interface UsageSnapshot {
   stt: { model: string; audioSeconds: number; cost: number | null };
-  llm: {
-    model: string;
-    requests: number;
-    inputTokens: number;
-    outputTokens: number;
-    cacheReadTokens: number;
-    cacheCreationTokens: number;
-    cost: number | null;
-  };
+  /**
+   * Claude over every model that answered (CLAUDE_MODEL, and CLAUDE_FALLBACK_MODEL when it stood in): `model` is
+   * the configured one, the totals are over all, and `models` has each apart, priced at its own rates.
+   */
+  llm: Omit<LlmModelUsage, 'model'> & { model: string; models: LlmModelUsage[] };
   /** Speech over every engine used; `engines` has each one apart (priced by its own unit). */
   tts: { requests: number; characters: number; cost: number | null; engines: SpeechEngineUsage[] };
   /** LLM tokens of every kind (what `usage_logs.tokens_used` holds). */
@@ -59,7 +69,10 @@ export interface UsageSnapshot {
 export class UsageMeter {
   readonly #models: UsageModels;
   #sttSeconds = 0;
-  #llm = { requests: 0, input: 0, output: 0, cacheRead: 0, cacheCreation: 0 };
+  readonly #llm = new Map<
+    string,
+    { requests: number; input: number; output: number; cacheRead: number; cacheCreation: number }
+  >();
   readonly #speech = new Map<string, Omit<SpeechEngineUsage, 'cost'>>();
 
   constructor(models: UsageModels) {
@@ -104,27 +117,61 @@ export class UsageMeter {
    */
   onMetrics(m: metrics.AgentMetrics): void {
     if (m.type === 'llm_metrics') {
+      // With CLAUDE_FALLBACK_MODEL the session's LLM is the framework's FallbackAdapter: it forwards the metrics of
+      // the model that answered (named in metadata) and reports the same chunks again as its own stream: skip those.
+      if (m.label === FALLBACK_ADAPTER_LABEL) return;
+      // A request that failed before its first event (a 404, a 529) reports zero tokens: nothing billed.
+      if (!m.promptTokens && !m.completionTokens) return;
+      const model = m.metadata?.modelName || this.#models.llm;
+      let entry = this.#llm.get(model);
+      if (!entry) {
+        entry = { requests: 0, input: 0, output: 0, cacheRead: 0, cacheCreation: 0 };
+        this.#llm.set(model, entry);
+      }
       const cached = m.promptCachedTokens || 0;
       const created = m.cacheCreationTokens || 0;
       // promptTokens counts all input (see ClaudeLLM); bill the uncached rest at the input rate.
       const uncached = Math.max(0, (m.promptTokens || 0) - cached - created);
-      if (m.promptTokens || m.completionTokens) this.#llm.requests += 1;
-      this.#llm.input += uncached;
-      this.#llm.output += m.completionTokens || 0;
-      this.#llm.cacheRead += cached;
-      this.#llm.cacheCreation += created;
+      entry.requests += 1;
+      entry.input += uncached;
+      entry.output += m.completionTokens || 0;
+      entry.cacheRead += cached;
+      entry.cacheCreation += created;
     }
   }
 
   snapshot(): UsageSnapshot {
     const { stt: sttModel, llm: llmModel } = this.#models;
     const sttUsd = sttCost(sttModel, this.#sttSeconds);
-    const llmUsd = llmCost(llmModel, {
-      inputTokens: this.#llm.input,
-      outputTokens: this.#llm.output,
-      cacheReadTokens: this.#llm.cacheRead,
-      cacheCreationTokens: this.#llm.cacheCreation,
+    const llmModels: LlmModelUsage[] = [...this.#llm.entries()].map(([model, e]) => {
+      const usd = llmCost(model, {
+        inputTokens: e.input,
+        outputTokens: e.output,
+        cacheReadTokens: e.cacheRead,
+        cacheCreationTokens: e.cacheCreation,
+      });
+      return {
+        model,
+        requests: e.requests,
+        inputTokens: e.input,
+        outputTokens: e.output,
+        cacheReadTokens: e.cacheRead,
+        cacheCreationTokens: e.cacheCreation,
+        cost: usd === undefined ? null : roundUsd(usd),
+      };
     });
+    const sum = (pick: (m: LlmModelUsage) => number) => llmModels.reduce((n, m) => n + pick(m), 0);
+    const llmTotals = {
+      requests: sum((m) => m.requests),
+      inputTokens: sum((m) => m.inputTokens),
+      outputTokens: sum((m) => m.outputTokens),
+      cacheReadTokens: sum((m) => m.cacheReadTokens),
+      cacheCreationTokens: sum((m) => m.cacheCreationTokens),
+    };
+    const llmUsd = sum((m) => m.cost ?? 0);
+    const llmUnpriced = [
+      ...new Set([llmModel, ...llmModels.map((m) => m.model)].filter((m) => !llmPrice(m))),
+    ];
     const engines: SpeechEngineUsage[] = [...this.#speech.values()].map((e) => {
       const usd = e.tokens ? realtimeSpeechCost(e.model, e.tokens) : ttsCost(e.model, e.characters);
       return {
@@ -138,7 +185,7 @@ export class UsageMeter {
     const ttsUsd = engines.reduce((sum, e) => sum + (e.cost ?? 0), 0);
     const unpriced = [
       ...(sttPrice(sttModel) ? [] : [`stt:${sttModel}`]),
-      ...(llmPrice(llmModel) ? [] : [`llm:${llmModel}`]),
+      ...llmUnpriced.map((m) => `llm:${m}`),
       ...engines.filter((e) => !speechPriced(e)).map((e) => `tts:${e.model}`),
     ];
     return {
@@ -149,12 +196,9 @@ export class UsageMeter {
       },
       llm: {
         model: llmModel,
-        requests: this.#llm.requests,
-        inputTokens: this.#llm.input,
-        outputTokens: this.#llm.output,
-        cacheReadTokens: this.#llm.cacheRead,
-        cacheCreationTokens: this.#llm.cacheCreation,
-        cost: llmUsd === undefined ? null : roundUsd(llmUsd),
+        ...llmTotals,
+        cost: llmModels.some((m) => m.cost === null) || !llmPrice(llmModel) ? null : roundUsd(llmUsd),
+        models: llmModels,
       },
       tts: {
         requests: engines.reduce((n, e) => n + e.requests, 0),
@@ -163,8 +207,12 @@ export class UsageMeter {
         cost: engines.some((e) => e.cost === null) ? null : roundUsd(ttsUsd),
         engines,
       },
-      tokensUsed: this.#llm.input + this.#llm.output + this.#llm.cacheRead + this.#llm.cacheCreation,
-      estimatedCost: roundUsd((sttUsd ?? 0) + (llmUsd ?? 0) + ttsUsd),
+      tokensUsed:
+        llmTotals.inputTokens +
+        llmTotals.outputTokens +
+        llmTotals.cacheReadTokens +
+        llmTotals.cacheCreationTokens,
+      estimatedCost: roundUsd((sttUsd ?? 0) + llmUsd + ttsUsd),
       unpriced,
     };
   }

@@ -42,6 +42,17 @@ export function toUsageLogRow(
         cache_read_tokens: usage.llm.cacheReadTokens,
         cache_creation_tokens: usage.llm.cacheCreationTokens,
         cost: usage.llm.cost,
+        // Each Claude model that answered (CLAUDE_FALLBACK_MODEL stands in when CLAUDE_MODEL fails), priced apart.
+        models: usage.llm.models.map((m) => ({
+          model: m.model,
+          requests: m.requests,
+          input_tokens: m.inputTokens,
+          output_tokens: m.outputTokens,
+          cache_read_tokens: m.cacheReadTokens,
+          cache_creation_tokens: m.cacheCreationTokens,
+          cost: m.cost,
+          pricing_source: priceSource(LLM_PRICES, m.model),
+        })),
       },
       tts: {
         requests: usage.tts.requests,

@@ -106,15 +106,43 @@ describe('usage meter', () => {
     expect(s.llm.cost).toBeCloseTo(expected, 6);
   });
 
+  it("bills Claude per model that answered, skipping the fallback adapter's repeat of the same tokens", () => {
+    const meter = new UsageMeter(MODELS);
+    const of = (label: string, model: string, prompt: number, completion: number) => ({
+      ...llmMetrics(prompt, 0, 0, completion),
+      label,
+      metadata: { modelProvider: 'anthropic', modelName: model },
+    });
+    meter.onMetrics(of('anthropic.ClaudeLLM', 'claude-opus-4-5', 0, 0)); // the primary's 404: nothing billed
+    meter.onMetrics(of('anthropic.ClaudeLLM', 'claude-sonnet-4-6', 1000, 100));
+    meter.onMetrics(of('FallbackAdapter', 'FallbackAdapter', 1000, 100));
+    meter.onMetrics(of('anthropic.ClaudeLLM', 'claude-haiku-4-5', 500, 50));
+    const s = meter.snapshot();
+    expect(s.llm.models.map((m) => [m.model, m.requests, m.inputTokens, m.outputTokens])).toEqual([
+      ['claude-sonnet-4-6', 1, 1000, 100],
+      ['claude-haiku-4-5', 1, 500, 50],
+    ]);
+    expect(s.llm).toMatchObject({
+      model: 'claude-haiku-4-5',
+      requests: 2,
+      inputTokens: 1500,
+      outputTokens: 150,
+    });
+    const sonnet = (1000 * 3 + 100 * 15) / 1e6;
+    const haiku = (500 * 1 + 50 * 5) / 1e6;
+    expect(s.llm.cost).toBeCloseTo(sonnet + haiku, 6);
+    expect(s.unpriced).toEqual([]);
+  });
+
   it('sums the parts into the estimated cost and flags unpriced models', () => {
     const meter = new UsageMeter(MODELS);
     meter.addSttAudio(60);
     meter.addSpeech({ provider: 'openai-speech', model: 'some-new-tts', characters: 1000 });
     const s = meter.snapshot();
-    expect(s.stt.cost).toBeCloseTo(0.0077, 6);
+    expect(s.stt.cost).toBeCloseTo(0.0048, 6);
     expect(s.tts.cost).toBeNull();
     expect(s.unpriced).toEqual(['tts:some-new-tts']);
-    expect(s.estimatedCost).toBeCloseTo(0.0077, 6);
+    expect(s.estimatedCost).toBeCloseTo(0.0048, 6);
   });
 
   it('builds one usage_logs row per session with the breakdown, and absolute session totals', () => {
@@ -170,9 +198,13 @@ describe('STT audio meter', () => {
     expect(meter.seconds).toBeLessThanOrEqual(3.05);
   });
 
-  it('re-chunks odd frame sizes into 100 ms pieces without losing samples', () => {
+  it("re-chunks odd frame sizes into the plugin's 20 ms pieces without losing samples", () => {
     const meter = new SttAudioMeter();
     for (let i = 0; i < 30; i++) meter.push(frame(10 * (1 + (i % 3)), 8000)); // 10/20/30 ms frames, 600 ms
     expect(meter.seconds).toBeCloseTo(0.6, 2);
+    meter.push(frame(10, 8000)); // half a chunk: held until the next frame completes it
+    expect(meter.seconds).toBeCloseTo(0.6, 2);
+    meter.push(frame(10, 8000));
+    expect(meter.seconds).toBeCloseTo(0.62, 2);
   });
 });

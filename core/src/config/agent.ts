@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { ConfigError, envBoolean, envList, envPort, envPositiveInt, envUrl, parseEnv } from '../env.ts';
+import type { ModelRole } from '../model-calendar.ts';
+import { checkModel, type ModelCheck, utcToday } from '../model-check.ts';
 import { livekitServerEnv, loggingEnv, supabaseServerEnv } from './shared.ts';
 
 const DEFAULT_SYSTEM_PROMPT =
@@ -79,6 +81,11 @@ export const agentEnv = z.object({
   /** Anthropic API base URL. Unset = https://api.anthropic.com. */
   ANTHROPIC_BASE_URL: envUrl.optional(),
   CLAUDE_MODEL: z.string().min(1).default('claude-haiku-4-5'),
+  /**
+   * Optional second Claude model, used for a reply when CLAUDE_MODEL answers 404 (retired or unknown) or stays
+   * overloaded (529) after a retry. Checked against the calendar and the price table like CLAUDE_MODEL.
+   */
+  CLAUDE_FALLBACK_MODEL: z.string().min(1).optional(),
   /** Upper bound on one spoken reply's tokens. */
   CLAUDE_MAX_TOKENS: envPositiveInt.default(400),
 
@@ -118,6 +125,22 @@ export const agentEnv = z.object({
   /** How often an engine that failed is checked (a short test sentence) until it works again. */
   TTS_RECOVERY_INTERVAL_SECONDS: envPositiveInt.default(10),
 
+  /**
+   * "Today" for the providers' calendar (YYYY-MM-DD), instead of the clock: what a test sets to see the agent
+   * refuse or warn about a model's shutdown date, or an operator to ask "will this config still start on …?".
+   */
+  AGENT_MODEL_CALENDAR_DATE: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date, YYYY-MM-DD')
+    .refine((v) => !Number.isNaN(Date.parse(`${v}T00:00:00Z`)), 'must be a real date')
+    .optional(),
+  /**
+   * on: at start and every 10 minutes, ask each provider whether the configured models exist (Anthropic
+   * models.retrieve, OpenAI GET /v1/models/{id}); while one does not, the worker takes no calls and /readyz says
+   * why. off: only the calendar is checked (no request).
+   */
+  AGENT_MODEL_CHECK: z.enum(['on', 'off']).default('on'),
+
   /** The system prompt for every call (spoken style). */
   AGENT_SYSTEM_PROMPT: z.string().min(1).default(DEFAULT_SYSTEM_PROMPT),
   /** What the agent says first. */
@@ -150,7 +173,14 @@ export interface AgentConfig {
   supabase: { url: string; serviceRoleKey: string };
   livekit: { url: string; apiKey: string; apiSecret: string };
   deepgram: { apiKey: string; baseUrl: string | undefined; model: string; language: string };
-  anthropic: { apiKey: string; baseUrl: string | undefined; model: string; maxTokens: number };
+  anthropic: {
+    apiKey: string;
+    baseUrl: string | undefined;
+    model: string;
+    /** Used when `model` answers 404 or stays overloaded (CLAUDE_FALLBACK_MODEL). */
+    fallbackModel: string | undefined;
+    maxTokens: number;
+  };
   openai: {
     apiKey: string;
     baseUrl: string | undefined;
@@ -167,6 +197,16 @@ export interface AgentConfig {
     firstAudioTimeoutMs: number;
     recoveryIntervalMs: number;
   };
+  models: {
+    /** The calendar's "today" (AGENT_MODEL_CALENDAR_DATE, or the UTC date at start). */
+    calendarDate: string;
+    /** AGENT_MODEL_CALENDAR_DATE is set: the date does not move while the worker runs. */
+    calendarDateFixed: boolean;
+    /** Every configured model in use and how it stands on the calendar (refusals never get here). */
+    checks: Array<Extract<ModelCheck, { status: 'ok' | 'warn' }>>;
+    /** Ask the providers whether the models exist (AGENT_MODEL_CHECK). */
+    providerCheck: boolean;
+  };
   systemPrompt: string;
   greeting: string;
   leaseSeconds: number;
@@ -176,8 +216,62 @@ export interface AgentConfig {
   usageCheckpointSeconds: number;
 }
 
-export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
+/** The models a parsed config uses, with the variable each comes from: speech models only for listed engines. */
+export function configuredModels(e: AgentEnv): Array<{ model: string; role: ModelRole; variable: string }> {
+  const models: Array<{ model: string; role: ModelRole; variable: string }> = [
+    { model: e.STT_MODEL, role: 'stt', variable: 'STT_MODEL' },
+    { model: e.CLAUDE_MODEL, role: 'llm', variable: 'CLAUDE_MODEL' },
+  ];
+  if (e.CLAUDE_FALLBACK_MODEL)
+    models.push({ model: e.CLAUDE_FALLBACK_MODEL, role: 'llm', variable: 'CLAUDE_FALLBACK_MODEL' });
+  for (const provider of e.TTS_PROVIDERS) {
+    if (provider === 'openai-realtime')
+      models.push({
+        model: e.OPENAI_REALTIME_MODEL,
+        role: 'openai-realtime',
+        variable: 'OPENAI_REALTIME_MODEL',
+      });
+    else if (provider === 'deepgram')
+      models.push({ model: e.DEEPGRAM_TTS_MODEL, role: 'deepgram-speech', variable: 'DEEPGRAM_TTS_MODEL' });
+    else models.push({ model: e.TTS_MODEL, role: 'openai-speech', variable: 'TTS_MODEL' });
+  }
+  return models;
+}
+
+/**
+ * Loads the agent's configuration, and refuses to start with a model that is past its shutdown date, unknown to
+ * the providers' calendar, or without a price (each problem names its variable and what to set instead). Models
+ * within 60 days of their shutdown pass, as `models.checks` entries with status `warn` for the caller to report.
+ */
+export function loadAgentConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  opts: {
+    /**
+     * refuse (default): throw for a model past its shutdown, unknown or unpriced. worker-checked: a job process,
+     * whose worker checked the models at its start and keeps checking them (it takes no calls while one is unusable):
+     * a worker that runs across a shutdown date must not have its idle job processes crash in a loop.
+     */
+    models?: 'refuse' | 'worker-checked';
+  } = {},
+): AgentConfig {
   const e = parseEnv('agent', agentEnv, env);
+  const calendarDate = e.AGENT_MODEL_CALENDAR_DATE ?? utcToday();
+  const checks = configuredModels(e).map((m) => checkModel({ ...m, today: calendarDate }));
+  const refused = checks.filter((c) => c.status === 'refuse');
+  if (refused.length > 0 && opts.models !== 'worker-checked') {
+    throw new ConfigError(
+      'agent',
+      refused.map((c) => ({ variable: c.variable, message: c.message })),
+    );
+  }
+  if (e.CLAUDE_FALLBACK_MODEL && e.CLAUDE_FALLBACK_MODEL === e.CLAUDE_MODEL) {
+    throw new ConfigError('agent', [
+      {
+        variable: 'CLAUDE_FALLBACK_MODEL',
+        message: 'is CLAUDE_MODEL itself: name another model, or unset it',
+      },
+    ]);
+  }
   const usesOpenAI = e.TTS_PROVIDERS.some((p) => p.startsWith('openai-'));
   if (usesOpenAI && !e.OPENAI_API_KEY) {
     throw new ConfigError('agent', [
@@ -209,6 +303,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
       apiKey: e.ANTHROPIC_API_KEY,
       baseUrl: e.ANTHROPIC_BASE_URL,
       model: e.CLAUDE_MODEL,
+      fallbackModel: e.CLAUDE_FALLBACK_MODEL,
       maxTokens: e.CLAUDE_MAX_TOKENS,
     },
     openai: {
@@ -225,6 +320,14 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
       deepgramModel: e.DEEPGRAM_TTS_MODEL,
       firstAudioTimeoutMs: e.TTS_FIRST_AUDIO_TIMEOUT_MS,
       recoveryIntervalMs: e.TTS_RECOVERY_INTERVAL_SECONDS * 1000,
+    },
+    models: {
+      calendarDate,
+      calendarDateFixed: e.AGENT_MODEL_CALENDAR_DATE !== undefined,
+      checks: checks.filter(
+        (c): c is Extract<ModelCheck, { status: 'ok' | 'warn' }> => c.status !== 'refuse',
+      ),
+      providerCheck: e.AGENT_MODEL_CHECK === 'on',
     },
     systemPrompt: e.AGENT_SYSTEM_PROMPT,
     greeting: e.AGENT_GREETING,

@@ -8,11 +8,14 @@ import {
   type Usage,
 } from './anthropic-usage.ts';
 import { BodyTooLargeError, listenOnFreePort, providerId, readBody, sendJson, sleep } from './http.ts';
+import { displayName, servedModels, servedOnDate } from './model-calendar.ts';
 import type { LatencyProfile } from './profile.ts';
 
 /**
- * Anthropic Messages stand-in: `POST /v1/messages` (JSON or `stream: true` SSE with the real event sequence)
- * and `POST /v1/messages/count_tokens`. Replies come from a script or say they are simulated.
+ * Anthropic Messages stand-in: `POST /v1/messages` (JSON or `stream: true` SSE with the real event sequence),
+ * `POST /v1/messages/count_tokens`, and the Models API (`GET /v1/models`, `GET /v1/models/{id}`). Replies come from
+ * a script or say they are simulated. Like the real API it serves only current models: one the providers' calendar
+ * does not know, or one past its shutdown date on the stand-ins' clock, answers 404 not_found_error.
  */
 
 export interface LlmToolUse {
@@ -56,6 +59,8 @@ export interface LlmRequestRecord {
 
 export interface AnthropicSettings {
   profile: LatencyProfile;
+  /** The stand-ins' "today" (YYYY-MM-DD): which models are retired. */
+  today: string;
 }
 
 export interface AnthropicStandin {
@@ -107,7 +112,8 @@ export async function startAnthropicStandin(
     const receivedAt = new Date();
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     const countTokens = path === '/v1/messages/count_tokens';
-    if (req.method !== 'POST' || (path !== '/v1/messages' && !countTokens)) {
+    const models = req.method === 'GET' && /^\/v1\/models(\/[^/]+)?$/.test(path);
+    if (!models && (req.method !== 'POST' || (path !== '/v1/messages' && !countTokens))) {
       return sendError(res, 'not_found_error', 'Not Found');
     }
     const apiKey = req.headers['x-api-key'] ?? /^Bearer\s+(\S+)/i.exec(req.headers.authorization ?? '')?.[1];
@@ -115,6 +121,7 @@ export async function startAnthropicStandin(
     if (!req.headers['anthropic-version']) {
       return sendError(res, 'invalid_request_error', 'anthropic-version: header is required');
     }
+    if (models) return serveModels(res, path, settings().today);
     let raw: Buffer;
     try {
       raw = await readBody(req, 32 * 1024 * 1024);
@@ -150,6 +157,10 @@ export async function startAnthropicStandin(
     const checked = validateMessagesRequest(body, { requireMaxTokens: !countTokens });
     if (!checked.ok) return fail(checked.problem.type, checked.problem.message);
     const request = checked.request;
+    // A retired or unknown model: the API's 404, the same for every request to it (not retryable).
+    if (!servedOnDate(request.model, 'llm', settings().today)) {
+      return fail('not_found_error', `model: ${request.model}`);
+    }
     const breakpoints = promptBlocks(request).filter((b) => b.cacheTtlSeconds !== undefined).length;
     if (breakpoints > MAX_CACHE_BREAKPOINTS) {
       return fail(
@@ -367,6 +378,31 @@ export async function startAnthropicStandin(
 
 function sse(data: { type: string; [key: string]: unknown }): string {
   return `event: ${data.type}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/** The Models API: one model (`GET /v1/models/{id}`, 404 when not served) or the list (newest first, one page). */
+function serveModels(res: ServerResponse, path: string, today: string): void {
+  const info = (id: string) => ({
+    type: 'model',
+    id,
+    display_name: displayName(id),
+    // Not the real release dates (the stand-in does not know them); ordered so the list reads newest first.
+    created_at: '2025-10-01T00:00:00Z',
+  });
+  const id = path.split('/')[3];
+  if (id !== undefined) {
+    const model = decodeURIComponent(id);
+    if (servedOnDate(model, 'llm', today)) sendJson(res, 200, info(model));
+    else sendError(res, 'not_found_error', `model: ${model}`);
+    return;
+  }
+  const data = servedModels(['llm'], today).map(info);
+  sendJson(res, 200, {
+    data,
+    has_more: false,
+    first_id: data[0]?.id ?? null,
+    last_id: data.at(-1)?.id ?? null,
+  });
 }
 
 function sendError(

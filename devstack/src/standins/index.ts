@@ -7,6 +7,7 @@ import {
 } from './anthropic.ts';
 import { type SttConnectionRecord, startDeepgramStandin } from './deepgram.ts';
 import type { SpeakConnectionRecord, SpeakFailure } from './deepgram-speak.ts';
+import { realClock } from './model-calendar.ts';
 import {
   type OpenAiRealtimeStandin,
   type RealtimeConnectionRecord,
@@ -78,6 +79,11 @@ export interface StandinConfiguration {
   speakFailures?: SpeakFailure[];
   /** Every Deepgram speech Flush fails this way from now on (null: back to normal). */
   speakOutage?: SpeakFailure | null;
+  /**
+   * The stand-ins' "today" (YYYY-MM-DD; null: the real clock): Anthropic answers 404 for a Claude model past its
+   * shutdown date, OpenAI /v1/audio/speech and /v1/models refuse a speech model past its shutdown date.
+   */
+  calendarDate?: string | null;
 }
 
 export interface ProviderStandins {
@@ -124,6 +130,8 @@ export async function startProviderStandins(options: StandinOptions = {}): Promi
     reword?: (text: string) => string | undefined;
   } = {};
   let speakOutage: SpeakFailure | undefined;
+  let calendarDate: string | undefined;
+  const today = () => calendarDate ?? realClock();
   const transcripts = new SttTranscriptSource();
 
   const started: Array<{ stop(): Promise<void> }> = [];
@@ -136,9 +144,12 @@ export async function startProviderStandins(options: StandinOptions = {}): Promi
       transcripts,
     );
     started.push(deepgram);
-    const anthropic: AnthropicStandin = await startAnthropicStandin(host, () => ({ profile }));
+    const anthropic: AnthropicStandin = await startAnthropicStandin(host, () => ({
+      profile,
+      today: today(),
+    }));
     started.push(anthropic);
-    const openai: OpenAiStandin = await startOpenAiStandin(host, () => ({ profile }));
+    const openai: OpenAiStandin = await startOpenAiStandin(host, () => ({ profile, today: today() }));
     started.push(openai);
     const openaiRealtime: OpenAiRealtimeStandin = await startOpenAiRealtimeStandin(host, tls, () => ({
       profile,
@@ -182,6 +193,7 @@ export async function startProviderStandins(options: StandinOptions = {}): Promi
           realtime = { ...realtime, reword: configuration.realtimeReword ?? undefined };
         if (configuration.speakFailures) deepgram.queueSpeakFailures(configuration.speakFailures);
         if (configuration.speakOutage !== undefined) speakOutage = configuration.speakOutage ?? undefined;
+        if (configuration.calendarDate !== undefined) calendarDate = configuration.calendarDate ?? undefined;
       },
       reset() {
         profile = { ...initialProfile };
@@ -194,6 +206,7 @@ export async function startProviderStandins(options: StandinOptions = {}): Promi
         openaiRealtime.reset();
         realtime = {};
         speakOutage = undefined;
+        calendarDate = undefined;
       },
       async stop() {
         await Promise.all(started.map((s) => s.stop()));

@@ -163,12 +163,48 @@ export async function startOpenAiRealtimeStandin(
   let failures: RealtimeFailure[] = [];
   const live = new Set<WebSocket>();
   const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
-  const server: HttpsServer = createServer({ key: tls.key, cert: tls.cert }, (_req, res) => {
+  const server: HttpsServer = createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
+    // The models endpoint, as the agent's start-up check asks it (GET /v1/models/{id}) at the Realtime base URL.
+    const model = /^\/v1\/models\/([^/?]+)$/.exec(new URL(req.url ?? '/', 'https://localhost').pathname);
+    if (req.method === 'GET' && model) {
+      if (!/^Bearer\s+\S+/i.test(req.headers.authorization ?? '')) {
+        res.writeHead(401, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            error: {
+              message: "You didn't provide an API key.",
+              type: 'invalid_request_error',
+              param: null,
+              code: 'invalid_api_key',
+            },
+          }),
+        );
+        return;
+      }
+      const id = decodeURIComponent(model[1] ?? '');
+      if (SERVED_MODELS.has(id)) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ id, object: 'model', created: 1_756_339_200, owned_by: 'system' }));
+      } else {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            error: {
+              message: `The model \`${id}\` does not exist or you do not have access to it.`,
+              type: 'invalid_request_error',
+              param: null,
+              code: 'model_not_found',
+            },
+          }),
+        );
+      }
+      return;
+    }
     res.writeHead(404, { 'content-type': 'application/json' });
     res.end(
       JSON.stringify({
         error: {
-          message: 'The Realtime stand-in serves WebSocket /v1/realtime only.',
+          message: 'The Realtime stand-in serves WebSocket /v1/realtime and GET /v1/models/{id} only.',
           type: 'invalid_request_error',
           param: null,
           code: null,

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { synthesizeSpeech } from './espeak.ts';
 import { BodyTooLargeError, listenOnFreePort, readBody, sendJson, sleep } from './http.ts';
+import { servedModels, servedOnDate } from './model-calendar.ts';
 import type { LatencyProfile } from './profile.ts';
 import { wavHeader } from './wav.ts';
 
@@ -8,6 +9,9 @@ import { wavHeader } from './wav.ts';
  * OpenAI speech stand-in: `POST /v1/audio/speech` answers with espeak-ng speech for `input`, as raw 24 kHz mono
  * s16le (`response_format: pcm`, what @livekit/agents-plugin-openai asks for) or WAV, streamed in chunks
  * after the configured time to first byte. Compressed formats (mp3, opus, aac, flac) are not simulated: 400.
+ * `GET /v1/models/{id}` answers for the speech and Realtime models of the providers' calendar. A speech model past
+ * its shutdown date on the stand-ins' clock (tts-1, tts-1-hd, gpt-4o-mini-tts: 2027-01-06) is refused as OpenAI
+ * refuses a model that no longer exists: 404 model_not_found.
  */
 
 export interface TtsRequestRecord {
@@ -30,6 +34,8 @@ export type TtsFailure = { status: 429 | 500 };
 
 export interface OpenAiSettings {
   profile: LatencyProfile;
+  /** The stand-ins' "today" (YYYY-MM-DD): which models are shut down. */
+  today: string;
 }
 
 const SAMPLE_RATE = 24_000;
@@ -79,7 +85,8 @@ export async function startOpenAiStandin(
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const receivedAt = Date.now();
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (req.method !== 'POST' || path !== '/v1/audio/speech') {
+    const modelPath = req.method === 'GET' ? /^\/v1\/models\/([^/]+)$/.exec(path) : null;
+    if (!modelPath && (req.method !== 'POST' || path !== '/v1/audio/speech')) {
       return sendError(res, 404, 'invalid_request_error', `Invalid URL (${req.method} ${path})`);
     }
     if (!/^Bearer\s+\S+/i.test(req.headers.authorization ?? '')) {
@@ -89,6 +96,14 @@ export async function startOpenAiStandin(
         'invalid_request_error',
         "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
       );
+    }
+    if (modelPath) {
+      const model = decodeURIComponent(modelPath[1] ?? '');
+      const today = settings().today;
+      if (!servedModels(['openai-speech', 'openai-realtime'], today).some((id) => id === model)) {
+        return sendModelNotFound(res, model);
+      }
+      return sendJson(res, 200, { id: model, object: 'model', created: 1_727_740_800, owned_by: 'system' });
     }
     let body: unknown;
     const record: TtsRequestRecord = {
@@ -118,6 +133,11 @@ export async function startOpenAiStandin(
       return fail(400, 'invalid_request_error', "Missing required parameter: 'model'.", 'model');
     if (!MODELS.test(b.model))
       return fail(400, 'invalid_request_error', `Invalid model: ${b.model}`, 'model');
+    if (!servedOnDate(b.model, 'openai-speech', settings().today)) {
+      record.status = 404;
+      record.error = 'model_not_found';
+      return sendModelNotFound(res, b.model);
+    }
     if (typeof b.input !== 'string')
       return fail(400, 'invalid_request_error', "Missing required parameter: 'input'.", 'input');
     if (b.input.length === 0)
@@ -208,6 +228,18 @@ export async function startOpenAiStandin(
     },
     stop: () => listening.close(),
   };
+}
+
+/** OpenAI's answer for a model that does not exist (any more) or that the key cannot use. */
+export function sendModelNotFound(res: ServerResponse, model: string): void {
+  sendJson(res, 404, {
+    error: {
+      message: `The model \`${model}\` does not exist or you do not have access to it.`,
+      type: 'invalid_request_error',
+      param: null,
+      code: 'model_not_found',
+    },
+  });
 }
 
 function sendError(

@@ -225,6 +225,40 @@ describe('Anthropic Messages stand-in, driven by @anthropic-ai/sdk', () => {
     await expect(ask()).resolves.toMatchObject({ stop_reason: 'end_turn' });
   });
 
+  it('answers 404 not_found_error for a retired or unknown model, on every request to it, like the API', async () => {
+    const ask = (model: string) =>
+      client.messages.create({ model, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] });
+    for (const model of ['claude-sonnet-4-20250514', 'claude-opus-4-1', 'claude-haiku-9-9']) {
+      const error = (await ask(model).catch((e: unknown) => e)) as APIError;
+      expect(error).toBeInstanceOf(Anthropic.NotFoundError);
+      expect(error.status).toBe(404);
+      expect(error.error).toMatchObject({
+        type: 'error',
+        error: { type: 'not_found_error', message: `model: ${model}` },
+      });
+    }
+    // claude-sonnet-4-5 retires on 2026-11-30: served the day before on the stand-ins' clock, refused that day.
+    standins.configure({ calendarDate: '2026-11-29' });
+    await expect(ask('claude-sonnet-4-5')).resolves.toMatchObject({ stop_reason: 'end_turn' });
+    standins.configure({ calendarDate: '2026-11-30' });
+    await expect(ask('claude-sonnet-4-5')).rejects.toBeInstanceOf(Anthropic.NotFoundError);
+    expect(standins.recorded.llm.map((r) => r.status)).toEqual([404, 404, 404, 200, 404]);
+  });
+
+  it('serves the Models API: models.retrieve for a current model, 404 for a retired one, and the list', async () => {
+    await expect(client.models.retrieve('claude-haiku-4-5')).resolves.toMatchObject({
+      type: 'model',
+      id: 'claude-haiku-4-5',
+      display_name: 'Claude Haiku 4.5',
+    });
+    const retired = (await client.models.retrieve('claude-sonnet-4').catch((e: unknown) => e)) as APIError;
+    expect(retired).toBeInstanceOf(Anthropic.NotFoundError);
+    const page = await client.models.list({ limit: 100 });
+    const ids = page.data.map((m) => m.id);
+    expect(ids).toContain('claude-haiku-4-5');
+    expect(ids).not.toContain('claude-sonnet-4');
+  });
+
   it('requires an API key', async () => {
     const response = await fetch(`${standins.anthropicUrl}/v1/messages`, {
       method: 'POST',

@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 import { OpenAIRealtimeWS } from 'openai/realtime/ws';
 import type { RealtimeServerEvent } from 'openai/resources/realtime/realtime';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { synthesizeSpeech } from '../../src/standins/espeak.ts';
@@ -232,5 +233,28 @@ describe('OpenAI Realtime stand-in, driven by the openai package realtime client
     );
     const message = await new Promise<string>((resolve) => refused.on('error', (e) => resolve(e.message)));
     expect(message).toMatch(/503/);
+  });
+
+  it('answers GET /v1/models/{id} at the Realtime base URL, as the agent checks its model at start', async () => {
+    const client = new OpenAI({
+      apiKey: 'test-openai-key',
+      baseURL: standins.openaiRealtimeUrl,
+      maxRetries: 0,
+      // The stand-in's certificate is trusted for this client only (the agent's process gets NODE_EXTRA_CA_CERTS).
+      fetch: ((url: string, init?: object) =>
+        undiciFetch(url, {
+          ...init,
+          dispatcher: new Agent({ connect: { ca: standins.realtimeTls.ca } }),
+        })) as never,
+    });
+    await expect(client.models.retrieve('gpt-realtime-2.1-mini')).resolves.toMatchObject({
+      id: 'gpt-realtime-2.1-mini',
+      object: 'model',
+    });
+    const error = (await client.models
+      .retrieve('gpt-4o-realtime-preview')
+      .catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(error).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(error.code).toBe('model_not_found');
   });
 });

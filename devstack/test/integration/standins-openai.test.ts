@@ -1,5 +1,6 @@
 import { initializeLogger } from '@livekit/agents';
 import * as openai from '@livekit/agents-plugin-openai';
+import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { hasEspeak, synthesizeSpeech } from '../../src/standins/espeak.ts';
 import { type ProviderStandins, startProviderStandins } from '../../src/standins/index.ts';
@@ -141,5 +142,46 @@ describe('OpenAI speech stand-in, driven by @livekit/agents-plugin-openai', () =
     expect(await mp3.json()).toMatchObject({ error: { param: 'response_format' } });
     const empty = await post({ ...valid, input: '' });
     expect(empty.status).toBe(400);
+  });
+
+  it('refuses a speech model past its shutdown date on its clock, as OpenAI answers a model that is gone', async () => {
+    // The `openai` package's own client, as any integration would call the endpoint.
+    const client = new OpenAI({ apiKey: 'test-openai-key', baseURL: standins.openaiUrl, maxRetries: 0 });
+    const speak = () =>
+      client.audio.speech.create({ model: 'tts-1', voice: 'alloy', input: 'Hello.', response_format: 'pcm' });
+    standins.configure({ calendarDate: '2027-01-05' });
+    const served = await speak();
+    expect((await served.arrayBuffer()).byteLength).toBeGreaterThan(0);
+    standins.configure({ calendarDate: '2027-01-06' });
+    const error = (await speak().catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(error).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(error.code).toBe('model_not_found');
+    expect(error.type).toBe('invalid_request_error');
+    expect(error.message).toMatch(/The model `tts-1` does not exist or you do not have access to it/);
+    // The LiveKit plugin the openai-speech engine uses gets no audio and an error event with the 404.
+    const tts = newTts();
+    const errors: Array<number | undefined> = [];
+    tts.on('error', (event) => errors.push((event.error as { status?: number }).status));
+    await withUnhandledRejectionsCaptured(async () => {
+      let frames = 0;
+      for await (const _ of tts.synthesize('Hello.')) frames++;
+      expect(frames).toBe(0);
+      await new Promise((r) => setTimeout(r, 50));
+    });
+    expect(errors).toEqual([404]);
+    expect(standins.recorded.tts.map((r) => r.status)).toEqual([200, 404, 404]);
+  });
+
+  it('answers GET /v1/models/{id} for current speech and Realtime models, 404 model_not_found otherwise', async () => {
+    const client = new OpenAI({ apiKey: 'test-openai-key', baseURL: standins.openaiUrl, maxRetries: 0 });
+    standins.configure({ calendarDate: '2026-12-05' });
+    await expect(client.models.retrieve('tts-1')).resolves.toMatchObject({ id: 'tts-1', object: 'model' });
+    await expect(client.models.retrieve('gpt-realtime-2.1-mini')).resolves.toMatchObject({ object: 'model' });
+    standins.configure({ calendarDate: '2027-01-06' });
+    const gone = (await client.models.retrieve('tts-1').catch((e: unknown) => e)) as InstanceType<
+      typeof OpenAI.APIError
+    >;
+    expect(gone).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(gone.code).toBe('model_not_found');
   });
 });
