@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createLogger } from '@voice/core';
 import { loadTokenServiceConfig } from '@voice/core/config/token-service';
 import { findFreeTcpPort, findFreeUdpPort } from '@voice/devstack/ports';
 import { type RunningLivekit, startLivekit } from '@voice/devstack/processes/livekit';
@@ -79,14 +80,20 @@ export async function startWebHarness(
         agentJoinTimeoutSeconds: options.agentJoinTimeoutSeconds ?? 30,
       }),
     });
-    tokenService = await buildTokenService(
-      loadTokenServiceConfig(
-        tokenServiceEnvFor(callStack, 0, {
-          corsOrigins: [web.url],
-          env: { LOG_LEVEL: 'warn', ...options.tokenEnv },
-        }),
-      ),
+    const tokenConfig = loadTokenServiceConfig(
+      tokenServiceEnvFor(callStack, 0, {
+        corsOrigins: [web.url],
+        env: { LOG_LEVEL: 'warn', ...options.tokenEnv },
+      }),
     );
+    tokenService = await buildTokenService(tokenConfig, {
+      // Into the stack's log dir with the other services' (kept when a test fails), not into the test output.
+      logger: createLogger({
+        name: 'token-service',
+        level: tokenConfig.log.level,
+        file: join(stack.logDir, `token-service-web-${process.pid}.log`),
+      }),
+    });
     tokenServiceUrl = await tokenService.listen({ port: tokenPort, host: '127.0.0.1' });
     const service = tokenService;
     const server = web;
