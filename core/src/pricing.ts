@@ -90,10 +90,10 @@ export const LLM_PRICES: Readonly<Record<string, LlmPrice>> = {
 };
 
 /**
- * Deepgram pay-as-you-go streaming prices (English, monolingual). The previous $0.0077 / min for nova-3 was
- * Deepgram's pre-recorded-vs-streaming figure from an older page and overstated streaming by 60 %: two listings
- * verified against deepgram.com/pricing (2026-05 and 2026-08) give $0.0048 streaming, $0.0043 pre-recorded.
- * deepgram.com itself is not reachable from here: re-check there.
+ * Deepgram pay-as-you-go streaming prices (English, monolingual). The previous $0.0077 / min for nova-3 overstated
+ * streaming by 60 %: two listings verified against deepgram.com/pricing (2026-05-05 and 2026-08-01) give $0.0048
+ * streaming and $0.0043 pre-recorded (multilingual $0.0058 streaming). deepgram.com itself is not reachable from
+ * here: re-check there. nova-2 is no longer listed with a price we could confirm, so it is not configurable.
  */
 export const STT_PRICES: Readonly<Record<string, SttPrice>> = {
   'nova-3': {

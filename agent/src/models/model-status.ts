@@ -95,7 +95,9 @@ export class ModelStatus {
           state.providerMessage =
             result.status === 'missing'
               ? `${state.variable}=${state.model}: the provider says this model does not exist (404): it is retired, misspelt, or not available to this key`
-              : undefined;
+              : result.status === 'unverified' && /^HTTP 40[13]$/.test(result.detail)
+                ? `${state.variable}=${state.model}: the provider refused the key when asked about the model (${result.detail}): calls will fail too`
+                : undefined;
         }),
       );
       this.#checkedAt = new Date().toISOString();
@@ -203,6 +205,7 @@ export class ModelStatus {
         );
     }
     for (const state of this.#states) {
+      if (state.provider === 'unverified' && state.providerMessage) this.#logger.error(state.providerMessage);
       if (state.provider === 'missing' && this.#standIn(state)) {
         this.#logger.warn(
           { variable: state.variable, model: state.model },
