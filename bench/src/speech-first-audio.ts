@@ -24,7 +24,8 @@ const TEXTS = [
 
 initializeLogger({ pretty: false, level: 'silent' });
 const print = (line: string) => process.stdout.write(`${line}\n`);
-const standins = await startProviderStandins({ profile: { ttsTtfbMs: TTFB_MS } });
+// A day before /v1/audio/speech's models shut down (2027-01-06), so the old engine can still be compared.
+const standins = await startProviderStandins({ profile: { ttsTtfbMs: TTFB_MS }, calendarDate: '2026-12-05' });
 const engines: SpeechProvider[] = ['openai-realtime', 'openai-speech', 'deepgram'];
 print(
   `load average at start: ${loadavg()

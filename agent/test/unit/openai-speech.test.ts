@@ -17,11 +17,17 @@ import {
 } from '../../src/pipeline/openai-speech.ts';
 import { PrefetchedSpeech } from '../../src/pipeline/prefetched-speech.ts';
 
+/**
+ * OpenAI shuts /v1/audio/speech's models down on 2027-01-06 (core/src/model-calendar.ts) and the stand-in refuses
+ * them from then on, as the API will: these tests pin a day before it. Delete them with the engine after that date.
+ */
+const BEFORE_TTS1_SHUTDOWN = '2026-12-05';
+
 let standins: ProviderStandins;
 
 beforeAll(async () => {
   initializeLogger({ pretty: false, level: 'warn' });
-  standins = await startProviderStandins({ profile: { ttsTtfbMs: 0 } });
+  standins = await startProviderStandins({ profile: { ttsTtfbMs: 0 }, calendarDate: BEFORE_TTS1_SHUTDOWN });
 });
 afterAll(() => standins.stop());
 

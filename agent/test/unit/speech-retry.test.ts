@@ -6,6 +6,12 @@ import { buildProviders } from '../../src/pipeline/build-session.ts';
 import { SPEECH_REQUEST_RETRIES } from '../../src/pipeline/call-speech.ts';
 import { standinAgentConfig, standinSpeechOptions } from './standin-agent-config.ts';
 
+/**
+ * OpenAI shuts /v1/audio/speech's models down on 2027-01-06 (core/src/model-calendar.ts) and the stand-in refuses
+ * them from then on, as the API will: these tests pin a day before it. Delete them with the engine after that date.
+ */
+const BEFORE_TTS1_SHUTDOWN = '2026-12-05';
+
 // The /v1/audio/speech engine as the pipeline builds it (OpenAISpeech over the OpenAI SDK, TTS_PROVIDERS=openai-speech), driven against the OpenAI
 // stand-in: transient 429/500 answers are retried inside the request, so the reply is still spoken and the
 // engine never reports an (unrecoverable) error. With agents-plugin-openai 1.9 (its client has maxRetries 0) both
@@ -14,12 +20,15 @@ let standins: ProviderStandins;
 
 beforeAll(async () => {
   initializeLogger({ pretty: false, level: 'warn' });
-  standins = await startProviderStandins({ profile: { ttsTtfbMs: 0 } });
+  standins = await startProviderStandins({ profile: { ttsTtfbMs: 0 }, calendarDate: BEFORE_TTS1_SHUTDOWN });
 });
 afterAll(() => standins.stop());
 
 function pipelineTts() {
-  const config = standinAgentConfig(standins, { TTS_PROVIDERS: 'openai-speech' });
+  const config = standinAgentConfig(standins, {
+    TTS_PROVIDERS: 'openai-speech',
+    AGENT_MODEL_CALENDAR_DATE: BEFORE_TTS1_SHUTDOWN,
+  });
   return buildProviders(config, standinSpeechOptions(standins)).tts;
 }
 

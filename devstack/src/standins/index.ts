@@ -47,6 +47,11 @@ export type { SttScript, SttUtterance } from './stt-script.ts';
 export interface StandinOptions {
   profile?: Partial<LatencyProfile>;
   host?: string;
+  /**
+   * The stand-ins' "today" from the start and after each reset() (YYYY-MM-DD; default: the real clock). Tests of an
+   * engine whose models have a shutdown date pin a day before it, so they test the engine as it works until then.
+   */
+  calendarDate?: string;
 }
 
 export interface StandinConfiguration {
@@ -130,7 +135,7 @@ export async function startProviderStandins(options: StandinOptions = {}): Promi
     reword?: (text: string) => string | undefined;
   } = {};
   let speakOutage: SpeakFailure | undefined;
-  let calendarDate: string | undefined;
+  let calendarDate: string | undefined = options.calendarDate;
   const today = () => calendarDate ?? realClock();
   const transcripts = new SttTranscriptSource();
 
@@ -206,7 +211,7 @@ export async function startProviderStandins(options: StandinOptions = {}): Promi
         openaiRealtime.reset();
         realtime = {};
         speakOutage = undefined;
-        calendarDate = undefined;
+        calendarDate = options.calendarDate;
       },
       async stop() {
         await Promise.all(started.map((s) => s.stop()));
