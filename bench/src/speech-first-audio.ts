@@ -47,6 +47,7 @@ try {
       OPENAI_BASE_URL: standins.openaiUrl,
       OPENAI_REALTIME_BASE_URL: standins.openaiRealtimeUrl,
       TTS_PROVIDERS: provider,
+      AGENT_MODEL_CALENDAR_DATE: '2026-12-05',
     });
     const speech = buildCallSpeech(config, {
       observer: { usage: () => undefined, spoken: () => undefined },
