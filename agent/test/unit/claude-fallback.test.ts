@@ -1,5 +1,5 @@
 import { initializeLogger, llm, type llm as llmTypes, type metrics } from '@livekit/agents';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type ProviderStandins, startProviderStandins } from '../../../devstack/src/standins/index.ts';
 import { buildClaudeLLM, ClaudeFallbackLLM } from '../../src/llm/claude-fallback.ts';
 import { ClaudeLLM } from '../../src/llm/claude-llm.ts';
@@ -12,10 +12,17 @@ import { standinAgentConfig } from './standin-agent-config.ts';
 let standins: ProviderStandins;
 
 beforeAll(async () => {
-  initializeLogger({ pretty: false, level: 'warn' });
+  // The framework's warnings are what these tests provoke (retries, refusals): asserted, not printed.
+  initializeLogger({ pretty: false, level: 'silent' });
+  // The Anthropic SDK prints a console warning for each request to a model on its deprecation list
+  // (claude-opus-4-5 here); the agent's own calendar warns in its structured log instead.
+  vi.spyOn(console, 'warn').mockImplementation(() => undefined);
   standins = await startProviderStandins();
 });
-afterAll(() => standins?.stop());
+afterAll(async () => {
+  vi.restoreAllMocks();
+  await standins?.stop();
+});
 beforeEach(() => standins.reset());
 
 function userCtx(text: string): llmTypes.ChatContext {

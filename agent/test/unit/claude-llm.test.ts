@@ -14,7 +14,8 @@ let standins: ProviderStandins;
 let claude: ClaudeLLM;
 
 beforeAll(async () => {
-  initializeLogger({ pretty: false, level: 'warn' });
+  // The framework's warnings are what these tests provoke (retries, refusals): asserted, not printed.
+  initializeLogger({ pretty: false, level: 'silent' });
   standins = await startProviderStandins();
   claude = new ClaudeLLM({
     apiKey: 'test-key',

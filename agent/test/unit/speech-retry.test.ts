@@ -19,7 +19,8 @@ const BEFORE_TTS1_SHUTDOWN = '2026-12-05';
 let standins: ProviderStandins;
 
 beforeAll(async () => {
-  initializeLogger({ pretty: false, level: 'warn' });
+  // The framework's warnings are what these tests provoke (retries, refusals): asserted, not printed.
+  initializeLogger({ pretty: false, level: 'silent' });
   standins = await startProviderStandins({ profile: { ttsTtfbMs: 0 }, calendarDate: BEFORE_TTS1_SHUTDOWN });
 });
 afterAll(() => standins.stop());

@@ -13,7 +13,8 @@ import { standinAgentConfig, standinSpeechOptions } from './standin-agent-config
 let standins: ProviderStandins;
 
 beforeAll(async () => {
-  initializeLogger({ pretty: false, level: 'warn' });
+  // The framework's warnings are what these tests provoke (retries, refusals): asserted, not printed.
+  initializeLogger({ pretty: false, level: 'silent' });
   standins = await startProviderStandins();
 });
 afterAll(() => standins.stop());

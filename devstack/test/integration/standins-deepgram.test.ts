@@ -23,7 +23,8 @@ let short: SpeechClip;
 let silence: SpeechClip;
 
 beforeAll(async () => {
-  initializeLogger({ pretty: false, level: 'warn' });
+  // The framework's warnings are what these tests provoke (retries, refusals): asserted, not printed.
+  initializeLogger({ pretty: false, level: 'silent' });
   standins = await startProviderStandins();
   [weather, short, silence] = await Promise.all([speechClip(WEATHER), speechClip(SHORT), silenceClip(3)]);
 });

@@ -12,7 +12,8 @@ import { withUnhandledRejectionsCaptured } from '../../src/testing/unhandled-rej
 let standins: ProviderStandins;
 
 beforeAll(async () => {
-  initializeLogger({ pretty: false, level: 'warn' });
+  // The framework's warnings are what these tests provoke (retries, refusals): asserted, not printed.
+  initializeLogger({ pretty: false, level: 'silent' });
   standins = await startProviderStandins();
 });
 afterAll(async () => {
