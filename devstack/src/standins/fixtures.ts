@@ -3,7 +3,12 @@ import { mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hasEspeak, synthesizeSpeech } from './espeak.ts';
-import { DEFAULT_SPEECH_DETECTOR, detectUtterances, type SpeechDetectorOptions } from './speech-detector.ts';
+import {
+  DEFAULT_SPEECH_DETECTOR,
+  detectUtterances,
+  frameRms,
+  type SpeechDetectorOptions,
+} from './speech-detector.ts';
 import type { SttUtterance } from './stt-script.ts';
 import { readWav, wavHeader } from './wav.ts';
 
@@ -56,6 +61,70 @@ export async function speechClip(text: string, options: SpeechClipOptions = {}):
     writeWavAtomically(path, Buffer.concat([pad(lead), speech, pad(trail)]), sampleRate);
   }
   return loadClip(path, text);
+}
+
+/**
+ * A caller who pauses mid-sentence: espeak-ng parts joined by exact silences (`pausesMs[i]` between part i and
+ * i+1; one number for every gap). Each part is trimmed to its voiced span first, so a pause is the silence a
+ * listener hears, not espeak-ng's own padding plus ours. `text` is the whole sentence; `parts` what was said
+ * between the pauses (the transcripts Deepgram would finalize one by one); `partEnds` where each part's speech
+ * ends in the clip (seconds), the moment an agent that answers early would cut the caller off.
+ */
+export interface PausedSpeechClip extends SpeechClip {
+  parts: string[];
+  pausesMs: number[];
+  partEnds: number[];
+}
+
+export async function pausedSpeechClip(
+  parts: string[],
+  pausesMs: number | number[],
+  options: SpeechClipOptions = {},
+): Promise<PausedSpeechClip> {
+  const sampleRate = options.sampleRate ?? 16_000;
+  const lead = options.leadSilenceMs ?? 300;
+  const trail = options.trailSilenceMs ?? 1500;
+  const voice = options.voice ?? 'en-us';
+  const gaps = parts.slice(1).map((_, i) => (Array.isArray(pausesMs) ? (pausesMs[i] ?? 0) : pausesMs));
+  const engine = hasEspeak() ? 'espeak' : 'tones';
+  const key = createHash('sha256')
+    .update(JSON.stringify(['paused', engine, parts, gaps, sampleRate, lead, trail, voice]))
+    .digest('hex');
+  const path = join(fixtureDir(), `paused-${key.slice(0, 16)}-${sampleRate}.wav`);
+  const pad = (ms: number) => Buffer.alloc(Math.round((sampleRate * ms) / 1000) * 2);
+  const spoken = await Promise.all(
+    parts.map(async (part) => trimToVoice(await synthesizeSpeech(part, { sampleRate, voice }), sampleRate)),
+  );
+  const partEnds: number[] = [];
+  let cursor = pad(lead).length;
+  const pieces: Buffer[] = [pad(lead)];
+  spoken.forEach((speech, i) => {
+    if (i > 0) {
+      const gap = pad(gaps[i - 1]!);
+      pieces.push(gap);
+      cursor += gap.length;
+    }
+    pieces.push(speech);
+    cursor += speech.length;
+    partEnds.push(cursor / 2 / sampleRate);
+  });
+  pieces.push(pad(trail));
+  if (!exists(path)) writeWavAtomically(path, Buffer.concat(pieces), sampleRate);
+  return { ...loadClip(path, parts.join(' ')), parts, pausesMs: gaps, partEnds };
+}
+
+/** Cuts leading and trailing low-level audio (10 ms frames below the speech detector's threshold). */
+function trimToVoice(pcm: Buffer, sampleRate: number): Buffer {
+  const samples = new Int16Array(pcm.buffer, pcm.byteOffset, Math.floor(pcm.length / 2));
+  const frame = Math.round(sampleRate / 100);
+  const voiced = (start: number) =>
+    frameRms(samples.subarray(start, start + frame)) > DEFAULT_SPEECH_DETECTOR.thresholdRms;
+  let first = 0;
+  while (first < samples.length && !voiced(first)) first += frame;
+  let last = samples.length - frame;
+  while (last > first && !voiced(last)) last -= frame;
+  if (first >= samples.length) return pcm;
+  return Buffer.from(pcm.subarray(first * 2, Math.min(samples.length, last + frame) * 2));
 }
 
 /** Digital silence (what a muted microphone sends); the stand-in must produce no transcript for it. */
