@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hasEspeak, synthesizeSpeech } from './espeak.ts';
+import { hasEspeak, hasFlite, synthesizeSpeech } from './espeak.ts';
 import {
   DEFAULT_SPEECH_DETECTOR,
   detectUtterances,
@@ -50,7 +50,7 @@ export async function speechClip(text: string, options: SpeechClipOptions = {}):
   const lead = options.leadSilenceMs ?? 300;
   const trail = options.trailSilenceMs ?? 1500;
   const voice = options.voice ?? 'en-us';
-  const engine = hasEspeak() ? 'espeak' : 'tones';
+  const engine = engineFor(voice);
   const key = createHash('sha256')
     .update(JSON.stringify([engine, text, sampleRate, lead, trail, voice]))
     .digest('hex');
@@ -86,7 +86,7 @@ export async function pausedSpeechClip(
   const trail = options.trailSilenceMs ?? 1500;
   const voice = options.voice ?? 'en-us';
   const gaps = parts.slice(1).map((_, i) => (Array.isArray(pausesMs) ? (pausesMs[i] ?? 0) : pausesMs));
-  const engine = hasEspeak() ? 'espeak' : 'tones';
+  const engine = engineFor(voice);
   const key = createHash('sha256')
     .update(JSON.stringify(['paused', engine, parts, gaps, sampleRate, lead, trail, voice]))
     .digest('hex');
@@ -111,6 +111,12 @@ export async function pausedSpeechClip(
   pieces.push(pad(trail));
   if (!exists(path)) writeWavAtomically(path, Buffer.concat(pieces), sampleRate);
   return { ...loadClip(path, parts.join(' ')), parts, pausesMs: gaps, partEnds };
+}
+
+/** What will actually speak a voice (part of a clip's cache key: a missing engine gives different audio). */
+function engineFor(voice: string): string {
+  if (!hasEspeak()) return 'tones';
+  return voice.startsWith('flite:') && !hasFlite() ? 'espeak' : 'speech';
 }
 
 /** Cuts leading and trailing low-level audio (10 ms frames below the speech detector's threshold). */
