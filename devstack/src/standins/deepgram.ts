@@ -68,14 +68,14 @@ const INTERIM_EVERY_SECONDS = 0.5;
 /**
  * Shortest pause the stand-in calls an endpoint, whatever `endpointing` asks (Deepgram's default is 10 ms, the
  * plugin's 25 ms). Deepgram's endpointing runs a speech model's VAD, which does not fire between the words of a
- * fluent phrase; this stand-in's energy detector hears every stop consonant's closure and every word boundary
- * of espeak-ng speech as silence: measured on the test sentences, gaps of up to ~150 ms inside fluent speech ("What
- * is the weather like in Paris today?" is five utterances at 20 ms, one from 60 ms; "Could you tell me a short
- * story about a dragon who likes apples and pears?" three at 100 ms, one from 200 ms). From 200 ms a pause is one a
- * listener hears (a comma's is 100–200 ms in espeak-ng and stays inside), so mid-sentence pauses of 300 ms and more
- * each give a final, as at Deepgram with short settings.
+ * fluent phrase; this stand-in's energy detector hears every stop consonant's closure and every word boundary of
+ * synthetic speech as silence. Measured on the test sentences: espeak-ng has gaps of up to ~150 ms inside fluent
+ * speech ("What is the weather like in Paris today?" is five utterances at 20 ms, one from 60 ms), Flite's `slt`
+ * voice up to ~200 ms ("Hold on what flour is best for pizza dough?" is two at 100 ms, one from 150 ms; "Wait what
+ * is the best flour …" one from 200 ms). From 250 ms a pause is one a listener hears, so mid-sentence pauses of
+ * 300 ms and more each give a final, as at Deepgram with short settings.
  */
-export const ENDPOINTING_FLOOR_MS = 200;
+export const ENDPOINTING_FLOOR_MS = 250;
 /** Deepgram rejects utterance_end_ms below this (its interim results come about once a second). */
 export const MIN_UTTERANCE_END_MS = 1000;
 /**
