@@ -10,7 +10,7 @@ import {
 } from './deepgram-speak.ts';
 import { type ListeningServer, listenOnFreePort, sendJson } from './http.ts';
 import type { LatencyProfile } from './profile.ts';
-import { SpeechDetector, type SpeechDetectorOptions } from './speech-detector.ts';
+import { DEFAULT_SPEECH_DETECTOR, SpeechDetector, type SpeechDetectorOptions } from './speech-detector.ts';
 import type { SttTranscriptSource, SttUtterance } from './stt-script.ts';
 
 /**
@@ -75,7 +75,7 @@ const INTERIM_EVERY_SECONDS = 0.5;
  * is the best flour …" one from 200 ms). From 250 ms a pause is one a listener hears, so mid-sentence pauses of
  * 300 ms and more each give a final, as at Deepgram with short settings.
  */
-export const ENDPOINTING_FLOOR_MS = 250;
+export const ENDPOINTING_FLOOR_MS = DEFAULT_SPEECH_DETECTOR.endpointingFloorMs;
 /** Deepgram rejects utterance_end_ms below this (its interim results come about once a second). */
 export const MIN_UTTERANCE_END_MS = 1000;
 /**
@@ -245,7 +245,7 @@ function runConnection(
   const minSilenceMs =
     endpointingMs === undefined
       ? detectorOptions.minSilenceMs
-      : Math.max(ENDPOINTING_FLOOR_MS, endpointingMs);
+      : Math.max(detectorOptions.endpointingFloorMs, endpointingMs);
   const detector = new SpeechDetector(sampleRate, detectorOptions);
   const audioHash = createHash('sha256');
   const model = query.model ?? 'nova-3';
