@@ -129,11 +129,40 @@ export function toneBursts(text: string, sampleRate: number): Buffer {
  * of a spawned process (no shell), so any input is safe. Deterministic, like espeak-ng with `sox -D`.
  */
 async function synthesizeWithFlite(text: string, voice: string, sampleRate: number): Promise<Buffer> {
+  return (await fliteWithSegments(text, voice, sampleRate)).pcm;
+}
+
+/**
+ * Flite speech with its phone segments (`-psdur`: each phone and the time it ends, seconds): where words end, to
+ * cut a sentence at a word boundary and keep the prosody around the cut (see fixtures' pausedSpeechClip).
+ */
+export async function fliteWithSegments(
+  text: string,
+  voice: string,
+  sampleRate: number,
+): Promise<{ pcm: Buffer; segments: Array<{ phone: string; end: number }> }> {
   const dir = await mkdtemp(join(tmpdir(), 'flite-'));
   const wav = join(dir, 'speech.wav');
   try {
-    await run('flite', ['-voice', voice, '-t', text.replace(/[\r\n]+/g, ' '), '-o', wav]);
-    return await run('sox', [
+    const printed = await run('flite', [
+      '-voice',
+      voice,
+      '-psdur',
+      '-t',
+      text.replace(/[\r\n]+/g, ' '),
+      '-o',
+      wav,
+    ]);
+    const segments = printed
+      .toString()
+      .trim()
+      .split(/\s+/)
+      .flatMap((entry) => {
+        const at = entry.lastIndexOf(':');
+        const end = Number(entry.slice(at + 1));
+        return at > 0 && Number.isFinite(end) ? [{ phone: entry.slice(0, at), end }] : [];
+      });
+    const pcm = await run('sox', [
       '-D',
       wav,
       '-t',
@@ -149,6 +178,7 @@ async function synthesizeWithFlite(text: string, voice: string, sampleRate: numb
       '-L',
       '-',
     ]);
+    return { pcm, segments };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

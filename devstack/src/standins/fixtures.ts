@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hasEspeak, hasFlite, synthesizeSpeech } from './espeak.ts';
+import { fliteWithSegments, hasEspeak, hasFlite, synthesizeSpeech } from './espeak.ts';
 import {
   DEFAULT_SPEECH_DETECTOR,
   detectUtterances,
@@ -64,9 +64,12 @@ export async function speechClip(text: string, options: SpeechClipOptions = {}):
 }
 
 /**
- * A caller who pauses mid-sentence: espeak-ng parts joined by exact silences (`pausesMs[i]` between part i and
- * i+1; one number for every gap). Each part is trimmed to its voiced span first, so a pause is the silence a
- * listener hears, not espeak-ng's own padding plus ours. `text` is the whole sentence; `parts` what was said
+ * A caller who pauses mid-sentence: the parts joined by exact silences (`pausesMs[i]` between part i and i+1; one
+ * number for every gap). Each part is trimmed to its voiced span first, so a pause is the silence a listener hears,
+ * not the synthesiser's own padding plus ours. With a Flite voice the whole sentence is synthesised once and cut at
+ * the parts' word boundaries (from Flite's phone timings), so a part keeps the rising, unfinished prosody of the
+ * middle of a sentence, as when a person pauses; espeak-ng parts are synthesised one by one (each ends like a
+ * sentence). `text` is the whole sentence; `parts` what was said
  * between the pauses (the transcripts Deepgram would finalize one by one); `partEnds` where each part's speech
  * ends in the clip (seconds), the moment an agent that answers early would cut the caller off.
  */
@@ -88,13 +91,20 @@ export async function pausedSpeechClip(
   const gaps = parts.slice(1).map((_, i) => (Array.isArray(pausesMs) ? (pausesMs[i] ?? 0) : pausesMs));
   const engine = engineFor(voice);
   const key = createHash('sha256')
-    .update(JSON.stringify(['paused', engine, parts, gaps, sampleRate, lead, trail, voice]))
+    .update(JSON.stringify(['paused-2', engine, parts, gaps, sampleRate, lead, trail, voice]))
     .digest('hex');
   const path = join(fixtureDir(), `paused-${key.slice(0, 16)}-${sampleRate}.wav`);
   const pad = (ms: number) => Buffer.alloc(Math.round((sampleRate * ms) / 1000) * 2);
-  const spoken = await Promise.all(
-    parts.map(async (part) => trimToVoice(await synthesizeSpeech(part, { sampleRate, voice }), sampleRate)),
-  );
+  const spoken =
+    voice.startsWith('flite:') && hasFlite() && hasEspeak()
+      ? (await cutSentence(parts, voice.slice('flite:'.length), sampleRate)).map((pcm) =>
+          trimToVoice(pcm, sampleRate),
+        )
+      : await Promise.all(
+          parts.map(async (part) =>
+            trimToVoice(await synthesizeSpeech(part, { sampleRate, voice }), sampleRate),
+          ),
+        );
   const partEnds: number[] = [];
   let cursor = pad(lead).length;
   const pieces: Buffer[] = [pad(lead)];
@@ -117,6 +127,26 @@ export async function pausedSpeechClip(
 function engineFor(voice: string): string {
   if (!hasEspeak()) return 'tones';
   return voice.startsWith('flite:') && !hasFlite() ? 'espeak' : 'speech';
+}
+
+/**
+ * The whole sentence from Flite, cut where each part's last phone ends: part i's phones are counted by
+ * synthesising it alone (Flite's lexicon gives the same phones for the same words).
+ */
+async function cutSentence(parts: string[], voice: string, sampleRate: number): Promise<Buffer[]> {
+  const whole = await fliteWithSegments(parts.join(' '), voice, sampleRate);
+  const phones = whole.segments.filter((s) => s.phone !== 'pau');
+  const cuts: number[] = [];
+  let counted = 0;
+  for (const part of parts.slice(0, -1)) {
+    const alone = await fliteWithSegments(part, voice, sampleRate);
+    counted += alone.segments.filter((s) => s.phone !== 'pau').length;
+    const end = phones[counted - 1]?.end;
+    if (end === undefined) throw new Error(`cannot find the end of "${part}" in Flite's timings`);
+    cuts.push(Math.round(end * sampleRate) * 2);
+  }
+  const bounds = [0, ...cuts, whole.pcm.length];
+  return bounds.slice(1).map((end, i) => whole.pcm.subarray(bounds[i], end));
 }
 
 /** Cuts leading and trailing low-level audio (10 ms frames below the speech detector's threshold). */
