@@ -66,6 +66,11 @@ export class BenchCaller {
     void this.#pump();
   }
 
+  /** Every segment of agent speech heard so far, in order. */
+  get heard(): readonly HeardSegment[] {
+    return this.#agent.segments;
+  }
+
   waitForSpeech(afterMs: number, timeoutMs?: number): Promise<HeardSegment> {
     return this.#agent.waitForSpeech(afterMs, timeoutMs);
   }

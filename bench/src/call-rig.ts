@@ -58,7 +58,9 @@ export const GREETING = 'Hello there, I am listening.';
 export function benchStandinScripts() {
   return {
     profile: BENCH_PROFILE,
-    sttSpeechDetector: { minSilenceMs: STT_ENDPOINT_SILENCE_MS },
+    // Also the endpoint floor for the agent's short Deepgram endpointing: the questions are fluent espeak-ng
+    // speech (gaps under 140 ms), so the profile's 150 ms, not the floor, decides when the final goes out.
+    sttSpeechDetector: { minSilenceMs: STT_ENDPOINT_SILENCE_MS, endpointingFloorMs: STT_ENDPOINT_SILENCE_MS },
     llmScript: () => REPLY,
   };
 }

@@ -4,6 +4,7 @@ import type { DensityLevel } from './density.ts';
 import type { MachineInfo, Versions } from './lib/machine.ts';
 import type { Summary } from './lib/stats.ts';
 import type { TokenBenchRow } from './token-service.ts';
+import { cutoffRates, type TurnsResult } from './turns.ts';
 import type { SetupResult, VoiceResult } from './voice.ts';
 
 /** One `npm run bench` run as written to bench/results/<timestamp>.json. */
@@ -28,6 +29,7 @@ export interface BenchRun {
   setup?: SetupResult;
   density?: { levels: DensityLevel[]; stoppedEarly?: string; expectedReplySpanMs: number };
   token?: TokenBenchRow[];
+  turns?: TurnsResult;
 }
 
 export function previousRun(
@@ -114,6 +116,7 @@ export function markdown(run: BenchRun, compared: string[]): string {
   if (run.note) out.push('', run.note);
   if (run.errors?.length) out.push('', ...run.errors.map((e) => `- FAILED ${e}`));
   if (run.voice?.failures?.length) out.push('', `${run.voice.failures.length} voice turns got no reply.`);
+  if (run.turns) out.push(...turnsMarkdown(run.turns));
   if (run.voice) {
     const v = run.voice;
     out.push(
@@ -227,4 +230,32 @@ export function markdown(run: BenchRun, compared: string[]): string {
     '',
   );
   return out.join('\n');
+}
+
+function turnsMarkdown(t: TurnsResult): string[] {
+  const rates = cutoffRates(t);
+  const out = ['', `## Turn-taking (caller voice ${t.voice})`, ''];
+  out.push('| pause mid-sentence | trials | false cut-offs | rate |', '|--:|--:|--:|--:|');
+  for (const p of t.pauses)
+    out.push(`| ${p.pauseMs} ms | ${p.trials} | ${p.falseCutoffs} | ${fmt(p.rate)} |`);
+  out.push('');
+  out.push(`- False cut-off rate, pauses ≤ 800 ms: ${fmt(rates.upTo800)}; 1200 ms: ${fmt(rates.at1200)}`);
+  for (const c of t.cases.filter((c) => c.kind !== 'pause'))
+    out.push(
+      `- ${c.kind} (${c.pauseMs} ms pauses): ${c.cutOff ? 'CUT OFF' : 'not cut off'}, reply ${fmt(c.replyMs)} ms after the end`,
+    );
+  out.push(`- Trailing-off question: answered ${fmt(t.trailingReplyMs)} ms after the caller stopped`);
+  out.push(
+    `- Voice-to-voice on clean questions: p50 ${t.cleanV2vMs.p50} ms, p95 ${t.cleanV2vMs.p95} ms (n ${t.cleanV2vMs.n})`,
+  );
+  out.push(
+    `- Per answered turn (${t.answeredTurns}): Claude requests ${fmt(t.llmRequestsPerTurn)}, speech requests ${fmt(t.speechRequestsPerTurn)}`,
+  );
+  out.push(`- Backchannels that stopped the agent: ${t.backchannels.stopped}/${t.backchannels.trials}`);
+  out.push(
+    `- Interruptions that stopped the agent within 500 ms: ${t.interruptions.stoppedWithin500}/${t.interruptions.trials} ` +
+      `(stopped after ${t.interruptions.stopMs.join(', ')} ms; not stopped ${t.interruptions.notStopped})`,
+  );
+  if (t.failures.length) out.push(`- Failures: ${t.failures.join('; ')}`);
+  return out;
 }

@@ -11,10 +11,11 @@ import { gitCommit, loadAverage, machineInfo, versions } from './lib/machine.ts'
 import { type BenchRun, comparison, markdown } from './report.ts';
 import { runTokenServiceBench, writeTokenBenchResults } from './token-service.ts';
 import { measureAudioLeg } from './transport.ts';
+import { cutoffRates, runTurnsBench } from './turns.ts';
 import { runSetupBench, runVoiceBench } from './voice.ts';
 
 /**
- * `npm run bench [-- voice setup density token] [--turns 32] [--setup-calls 10] [--density 1,5,10,20]
+ * `npm run bench [-- voice setup density token turns] [--turns 32] [--turns-repeats 1] [--setup-calls 10] [--density 1,5,10,20]
  *   [--turns-per-call 4] [--token-duration 10] [--agent-env KEY=VALUE ...] [--note "..."]`
  *
  * Runs the benchmarks over the real local stack (livekit-server, Postgres, PostgREST, auth server) with the real
@@ -22,13 +23,14 @@ import { runSetupBench, runVoiceBench } from './voice.ts';
  * bench/results/latest.md (earlier runs stay), and prints the comparison with the previous recorded run.
  */
 const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
-const ALL = ['voice', 'setup', 'density', 'token'] as const;
+const ALL = ['voice', 'setup', 'density', 'token', 'turns'] as const;
 type BenchName = (typeof ALL)[number];
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     turns: { type: 'string', default: '32' },
+    'turns-repeats': { type: 'string', default: '1' },
     'setup-calls': { type: 'string', default: '10' },
     density: { type: 'string', default: '1,5,10,20' },
     'turns-per-call': { type: 'string', default: '4' },
@@ -86,6 +88,24 @@ try {
   if (selected.some((b) => b !== 'token')) {
     log('starting the local stack');
     stack = await startStackForBench();
+  }
+  if (stack && selected.includes('turns')) {
+    const rig = await startRig(stack, { agentEnv, log });
+    try {
+      log('turn-taking: pauses, clean questions, backchannels, interruptions');
+      await attempt('turns', async () => {
+        run.turns = await runTurnsBench(rig, { repeats: Number(values['turns-repeats']), log });
+        const rates = cutoffRates(run.turns);
+        log(
+          `turns: false cut-offs ≤800 ms ${rates.upTo800}, 1200 ms ${rates.at1200}; clean v2v p50 ` +
+            `${run.turns.cleanV2vMs.p50} ms, p95 ${run.turns.cleanV2vMs.p95} ms; Claude requests/turn ` +
+            `${run.turns.llmRequestsPerTurn}; backchannels stopped ${run.turns.backchannels.rate}; interruptions ` +
+            `stopped within 500 ms ${run.turns.interruptions.rate}`,
+        );
+      });
+    } finally {
+      await rig.stop();
+    }
   }
   if (stack && (selected.includes('voice') || selected.includes('setup'))) {
     const rig = await startRig(stack, { agentEnv, log });

@@ -44,6 +44,11 @@ export class ScriptedCaller {
     return this.#agent.waitForSpeech(afterMs, timeoutMs);
   }
 
+  /** Every segment of agent speech heard so far, in order. */
+  get heard(): readonly HeardSegment[] {
+    return this.#agent.segments;
+  }
+
   /** Resolves once the agent has been quiet for `quietMs`. */
   waitForQuiet(quietMs?: number, timeoutMs?: number): Promise<void> {
     return this.#agent.waitForQuiet(quietMs, timeoutMs);

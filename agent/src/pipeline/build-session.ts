@@ -1,4 +1,4 @@
-import { type llm, type tts, type VAD, voice } from '@livekit/agents';
+import { inference, type llm, type tts, type VAD, voice } from '@livekit/agents';
 import * as deepgram from '@livekit/agents-plugin-deepgram';
 import type { AgentConfig } from '@voice/core/config/agent';
 import { buildClaudeLLM } from '../llm/claude-fallback.ts';
@@ -25,8 +25,9 @@ export function buildProviders(config: AgentConfig, speechOptions: CallSpeechOpt
     interimResults: true,
     punctuate: true,
     smartFormat: false,
-    // Deepgram's own endpointing only shapes its finals; the turn is decided by VAD + our endpointing delay.
-    endpointing: 25,
+    // Deepgram's own endpointing only shapes its finals (each one starts preemptive generation); the turn is
+    // decided by the end-of-turn model or VAD (turnHandling below). 0 turns it off (the plugin sends false).
+    endpointing: config.deepgram.endpointingMs,
     ...(config.deepgram.baseUrl ? { baseUrl: config.deepgram.baseUrl } : {}),
   });
   const speech = buildCallSpeech(config, speechOptions);
@@ -43,9 +44,27 @@ export function buildProviders(config: AgentConfig, speechOptions: CallSpeechOpt
 export const CALLER_AUDIO_INPUT = { audioSampleRate: 16_000, audioNumChannels: 1 } as const;
 
 /**
+ * How the caller's turn ends. `model`: LiveKit's local audio end-of-turn model (turn-detector-v1-mini) hears the
+ * last 1–2 s of the caller after 200 ms of VAD silence; when it judges the turn finished, the turn ends
+ * `minEndpointingMs` after the speech, otherwise `maxEndpointingMs` (a pause mid-sentence, a list, an "um").
+ * It runs in the worker's shared inference process (loaded once when the worker starts, offline: the weights are
+ * inside @livekit/local-inference), never LiveKit Cloud: `version: 'v1-mini'` pins the local model. Outside a
+ * job (no inference executor) its predictions default to "finished", i.e. plain VAD with the minimum delay.
+ */
+export function turnDetection(config: AgentConfig): 'vad' | inference.TurnDetector {
+  if (config.turns.detection === 'vad') return 'vad';
+  const threshold = config.turns.eotThreshold;
+  return new inference.TurnDetector({
+    version: 'v1-mini',
+    ...(threshold === undefined ? {} : { unlikelyThreshold: threshold }),
+  });
+}
+
+/**
  * The AgentSession for one call. Everything here runs without LiveKit Cloud: VAD is the prewarmed local Silero
- * model (passed explicitly: the default would be the cloud inference VAD), turn detection is VAD+STT based, and
- * interruption detection is plain VAD (the adaptive mode calls Cloud inference).
+ * model (passed explicitly: the default would be the cloud inference VAD), turn detection is the local
+ * end-of-turn model or VAD (see turnDetection), and interruption detection is plain VAD (the adaptive mode calls
+ * Cloud inference).
  */
 export function buildAgentSession(opts: {
   config: AgentConfig;
@@ -64,13 +83,21 @@ export function buildAgentSession(opts: {
     // a barge-in during the greeting.
     aecWarmupDuration: null,
     turnHandling: {
-      turnDetection: 'vad',
-      endpointing: { mode: 'fixed', minDelay: 300, maxDelay: 2000 },
+      turnDetection: turnDetection(config),
+      endpointing: {
+        mode: 'fixed',
+        minDelay: config.turns.minEndpointingMs,
+        maxDelay: config.turns.maxEndpointingMs,
+      },
+      // Barge-in: caller speech of minDuration stops the reply once the transcript has minWords words. With 2,
+      // a backchannel ("mm-hm", "yeah", "okay") neither stops the reply nor becomes a turn: the framework
+      // drops a turn shorter than minWords while the agent speaks, and a final transcript interrupts only
+      // past minWords too. A one-word "stop" does not interrupt then; "stop, stop" or "wait, …" does.
       interruption: {
         enabled: true,
         mode: 'vad',
-        minDuration: 400,
-        minWords: 0,
+        minDuration: config.turns.interruptionMinDurationMs,
+        minWords: config.turns.interruptionMinWords,
         resumeFalseInterruption: false,
       },
       // Start Claude, and speech synthesis, on the final transcript while the endpointing delay runs; discarded

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { BenchRun } from '../report.ts';
+import { cutoffRates } from '../turns.ts';
 
 /**
  * bench/results/latest.json: the headline figures of the benchmarks as one flat object, the same keys in every run,
@@ -55,6 +56,17 @@ export function runFigures(run: BenchRun): SummaryFigures {
   put('voice.overhead_p50_ms', run.voice?.overheadAboveFloorMs.p50);
   put('setup.greeting_p50_ms', run.setup?.setupMs.p50);
   put('setup.greeting_p95_ms', run.setup?.setupMs.p95);
+  if (run.turns) {
+    const rates = cutoffRates(run.turns);
+    put('turns.false_cutoff_rate_800', rates.upTo800);
+    put('turns.false_cutoff_rate_1200', rates.at1200);
+    put('turns.v2v_p50_ms', run.turns.cleanV2vMs.p50);
+    put('turns.v2v_p95_ms', run.turns.cleanV2vMs.p95);
+    put('turns.llm_requests_per_turn', run.turns.llmRequestsPerTurn);
+    put('turns.tts_requests_per_turn', run.turns.speechRequestsPerTurn);
+    put('turns.backchannel_stop_rate', run.turns.backchannels.rate);
+    put('turns.interruption_stop_rate_500ms', run.turns.interruptions.rate);
+  }
   const single = run.density?.levels.find((level) => level.calls === 1);
   put('density.cpu_per_call_cores', single?.cpuPerCall);
   put('density.rss_per_call_mib', single?.rssPerCallMiB);

@@ -76,6 +76,33 @@ export const agentEnv = z.object({
     .optional(),
   STT_MODEL: z.string().min(1).default('nova-3'),
   STT_LANGUAGE: z.string().min(2).default('en-US'),
+  /**
+   * Deepgram `endpointing` (ms of silence that ends an utterance with speech_final; 0 = off). It only shapes
+   * Deepgram's finals: the turn is decided by TURN_DETECTION. Chosen by measurement (bench/README.md, turns).
+   */
+  STT_ENDPOINTING_MS: z.coerce.number().int().min(0).max(10_000).default(25),
+
+  /**
+   * How the end of the caller's turn is decided: `model` = LiveKit's local audio end-of-turn model
+   * (turn-detector-v1-mini, in-process, offline) after VAD silence; `vad` = silence alone.
+   */
+  TURN_DETECTION: z.enum(['model', 'vad']).default('model'),
+  /**
+   * End-of-turn probability below which the model's verdict is "not finished" (→ TURN_MAX_ENDPOINTING_MS). Unset =
+   * LiveKit's calibration for the language (English 0.36), made on human speech.
+   */
+  TURN_EOT_THRESHOLD: z.coerce.number().gt(0).lt(1).optional(),
+  /** Silence after which the turn ends when the model is confident it ended (with `vad`: always). */
+  TURN_MIN_ENDPOINTING_MS: envPositiveInt.default(400),
+  /** Silence after which the turn ends when the model thinks the caller is not done (a pause mid-sentence). */
+  TURN_MAX_ENDPOINTING_MS: envPositiveInt.default(1600),
+  /**
+   * Words the caller must say while the agent speaks before it stops: 2 lets backchannels ("mm-hm", "yeah",
+   * "okay") pass without stopping the reply, and without being answered. 0 = any speech interrupts.
+   */
+  INTERRUPTION_MIN_WORDS: z.coerce.number().int().min(0).max(10).default(2),
+  /** Caller speech (ms) while the agent speaks before it stops (with INTERRUPTION_MIN_WORDS). */
+  INTERRUPTION_MIN_DURATION_MS: envPositiveInt.default(400),
 
   ANTHROPIC_API_KEY: z.string().min(1),
   /** Anthropic API base URL. Unset = https://api.anthropic.com. */
@@ -172,7 +199,23 @@ export interface AgentConfig {
   maxConcurrentCalls: number | undefined;
   supabase: { url: string; serviceRoleKey: string };
   livekit: { url: string; apiKey: string; apiSecret: string };
-  deepgram: { apiKey: string; baseUrl: string | undefined; model: string; language: string };
+  deepgram: {
+    apiKey: string;
+    baseUrl: string | undefined;
+    model: string;
+    language: string;
+    /** Deepgram endpointing in ms; 0 = off. */
+    endpointingMs: number;
+  };
+  turns: {
+    detection: 'model' | 'vad';
+    /** Unset = the model's own calibration per language. */
+    eotThreshold: number | undefined;
+    minEndpointingMs: number;
+    maxEndpointingMs: number;
+    interruptionMinWords: number;
+    interruptionMinDurationMs: number;
+  };
   anthropic: {
     apiKey: string;
     baseUrl: string | undefined;
@@ -298,6 +341,15 @@ export function loadAgentConfig(
       baseUrl: e.DEEPGRAM_BASE_URL,
       model: e.STT_MODEL,
       language: e.STT_LANGUAGE,
+      endpointingMs: e.STT_ENDPOINTING_MS,
+    },
+    turns: {
+      detection: e.TURN_DETECTION,
+      eotThreshold: e.TURN_EOT_THRESHOLD,
+      minEndpointingMs: e.TURN_MIN_ENDPOINTING_MS,
+      maxEndpointingMs: Math.max(e.TURN_MAX_ENDPOINTING_MS, e.TURN_MIN_ENDPOINTING_MS),
+      interruptionMinWords: e.INTERRUPTION_MIN_WORDS,
+      interruptionMinDurationMs: e.INTERRUPTION_MIN_DURATION_MS,
     },
     anthropic: {
       apiKey: e.ANTHROPIC_API_KEY,

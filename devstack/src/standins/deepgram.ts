@@ -10,7 +10,7 @@ import {
 } from './deepgram-speak.ts';
 import { type ListeningServer, listenOnFreePort, sendJson } from './http.ts';
 import type { LatencyProfile } from './profile.ts';
-import { SpeechDetector, type SpeechDetectorOptions } from './speech-detector.ts';
+import { DEFAULT_SPEECH_DETECTOR, SpeechDetector, type SpeechDetectorOptions } from './speech-detector.ts';
 import type { SttTranscriptSource, SttUtterance } from './stt-script.ts';
 
 /**
@@ -39,7 +39,16 @@ export interface SttConnectionRecord {
    * (epoch ms). Their difference is the STT latency this stand-in injected: max(sttFinalMs, the silence it
    * needs to call the endpoint), which benchmarks subtract from voice-to-voice latency.
    */
-  finals: Array<{ text: string; speechEndReceivedAt: number; sentAt?: number; fromFinalize: boolean }>;
+  finals: Array<{
+    text: string;
+    speechEndReceivedAt: number;
+    sentAt?: number;
+    fromFinalize: boolean;
+    /** Sent with speech_final: true (an endpoint), as opposed to a Finalize or a hangover final. */
+    speechFinal: boolean;
+  }>;
+  /** UtteranceEnd messages sent. */
+  utteranceEnds: number;
   /** Control messages received (KeepAlive, Finalize, CloseStream, ...). */
   controlMessages: string[];
   closeCode?: number;
@@ -56,7 +65,26 @@ const MODEL_UUID = '1b0e4c1f-7b35-4a3c-9c21-5b3a5d2e0f00';
 /** Deepgram closes a stream that has received neither audio nor a text message for this long (NET-0001). */
 const IDLE_TIMEOUT_MS = 10_000;
 const INTERIM_EVERY_SECONDS = 0.5;
-
+/**
+ * Shortest pause the stand-in calls an endpoint, whatever `endpointing` asks (Deepgram's default is 10 ms, the
+ * plugin's 25 ms). Deepgram's endpointing runs a speech model's VAD, which does not fire between the words of a
+ * fluent phrase; this stand-in's energy detector hears every stop consonant's closure and every word boundary of
+ * synthetic speech as silence. Measured on the test sentences: espeak-ng has gaps of up to ~150 ms inside fluent
+ * speech ("What is the weather like in Paris today?" is five utterances at 20 ms, one from 60 ms), Flite's `slt`
+ * voice up to ~200 ms ("Hold on what flour is best for pizza dough?" is two at 100 ms, one from 150 ms; "Wait what
+ * is the best flour …" one from 200 ms). From 250 ms a pause is one a listener hears, so mid-sentence pauses of
+ * 300 ms and more each give a final, as at Deepgram with short settings.
+ */
+export const ENDPOINTING_FLOOR_MS = DEFAULT_SPEECH_DETECTOR.endpointingFloorMs;
+/** Deepgram rejects utterance_end_ms below this (its interim results come about once a second). */
+export const MIN_UTTERANCE_END_MS = 1000;
+/**
+ * When audio stops arriving mid-stream, the gap counts as silence only once it cannot be a stall of a loaded
+ * machine or network: after the stream itself has shown this much trailing silence (the plugin keeps sending
+ * the first second of silence, then drops frames), or after IDLE_AS_SILENCE_AFTER_S of no audio at all.
+ */
+const TRAILING_SILENCE_BEFORE_IDLE_S = 0.8;
+const IDLE_AS_SILENCE_AFTER_S = 2;
 export async function startDeepgramStandin(
   host: string,
   settings: () => DeepgramSettings,
@@ -106,6 +134,7 @@ export async function startDeepgramStandin(
         speechSeconds: 0,
         transcripts: [],
         finals: [],
+        utteranceEnds: 0,
         controlMessages: [],
       };
       recorded.push(record);
@@ -179,8 +208,11 @@ function validateQuery(query: Record<string, string>): string | undefined {
   ) {
     return 'endpointing must be false or a number of milliseconds.';
   }
-  if (query.utterance_end_ms !== undefined && !/^\d+$/.test(query.utterance_end_ms)) {
-    return 'utterance_end_ms must be a number of milliseconds.';
+  if (query.utterance_end_ms !== undefined) {
+    if (!/^\d+$/.test(query.utterance_end_ms)) return 'utterance_end_ms must be a number of milliseconds.';
+    if (Number(query.utterance_end_ms) < MIN_UTTERANCE_END_MS) {
+      return `utterance_end_ms must be at least ${MIN_UTTERANCE_END_MS}.`;
+    }
   }
   return undefined;
 }
@@ -197,17 +229,23 @@ function runConnection(
   const channels = Number(query.channels ?? '1');
   const interimResults = query.interim_results === 'true';
   const vadEvents = query.vad_events === 'true';
-  // Deepgram's default endpointing is 10 ms; "false" turns speech_final off. The detector's hangover is the
-  // floor, so short settings do not split one sentence into several utterances (see speech-detector.ts).
+  // Deepgram's default endpointing is 10 ms; "false" turns speech_final off (finals then come after the
+  // detector's hangover, without speech_final). Short settings end an utterance at every pause a listener
+  // would hear (ENDPOINTING_FLOOR_MS), so a sentence with pauses yields several finals, as at Deepgram.
   const endpointingMs =
     query.endpointing === 'false'
       ? undefined
       : query.endpointing === 'true'
         ? 10
         : Number(query.endpointing ?? 10);
-  const utteranceEndMs = query.utterance_end_ms === undefined ? undefined : Number(query.utterance_end_ms);
+  // UtteranceEnd works from the timing of interim results: without them Deepgram never sends it.
+  const utteranceEndMs =
+    query.utterance_end_ms === undefined || !interimResults ? undefined : Number(query.utterance_end_ms);
   const detectorOptions = settings().speechDetector;
-  const minSilenceMs = Math.max(detectorOptions.minSilenceMs, endpointingMs ?? 0);
+  const minSilenceMs =
+    endpointingMs === undefined
+      ? detectorOptions.minSilenceMs
+      : Math.max(detectorOptions.endpointingFloorMs, endpointingMs);
   const detector = new SpeechDetector(sampleRate, detectorOptions);
   const audioHash = createHash('sha256');
   const model = query.model ?? 'nova-3';
@@ -276,17 +314,19 @@ function runConnection(
     const text = transcripts.take(utterance);
     record.speechSeconds += end - start;
     record.transcripts.push(text);
+    const speechFinal = !fromFinalize && endpointingMs !== undefined;
     const timing: SttConnectionRecord['finals'][number] = {
       text,
       speechEndReceivedAt: lastVoicedReceivedAt,
       fromFinalize,
+      speechFinal,
     };
     record.finals.push(timing);
     const notBefore = lastVoicedReceivedAt + settings().profile.sttFinalMs;
     void send(
       results(text, start, end, {
         isFinal: true,
-        speechFinal: !fromFinalize && endpointingMs !== undefined,
+        speechFinal,
         fromFinalize,
       }),
       notBefore,
@@ -300,6 +340,7 @@ function runConnection(
     if (pendingUtteranceEnd === undefined || utteranceEndMs === undefined || detector.inSpeech) return;
     if (silenceSeconds * 1000 < utteranceEndMs) return;
     send({ type: 'UtteranceEnd', channel: [0, 1], last_word_end: round(pendingUtteranceEnd) });
+    record.utteranceEnds += 1;
     pendingUtteranceEnd = undefined;
   };
 
@@ -379,13 +420,22 @@ function runConnection(
       );
       return;
     }
-    const idleSeconds = (now - lastAudioAt) / 1000;
     // Clients send every 20–100 ms; only a longer gap means the audio has stopped (not just between chunks).
-    if (idleSeconds < 0.25) return;
-    if (
-      detector.inSpeech &&
-      (detector.streamSeconds - detector.lastVoicedEnd + idleSeconds) * 1000 >= minSilenceMs
-    ) {
+    // A timer that fires late on a loaded machine (it runs before the socket's queued audio is read) or a stalled
+    // network also looks like stopped audio: the gap counts as silence only when it cannot be one (see
+    // TRAILING_SILENCE_BEFORE_IDLE_S), so a stall never splits an utterance.
+    const rawIdleSeconds = (now - lastAudioAt) / 1000;
+    const trailingSilence = detector.streamSeconds - (detector.inSpeech ? detector.lastVoicedEnd : 0);
+    const idleSeconds =
+      rawIdleSeconds >= 0.25 &&
+      (rawIdleSeconds >= IDLE_AS_SILENCE_AFTER_S ||
+        (detector.inSpeech
+          ? trailingSilence >= TRAILING_SILENCE_BEFORE_IDLE_S
+          : detector.streamSeconds - (pendingUtteranceEnd ?? 0) >= TRAILING_SILENCE_BEFORE_IDLE_S))
+        ? rawIdleSeconds
+        : 0;
+    if (idleSeconds === 0) return;
+    if (detector.inSpeech && (trailingSilence + idleSeconds) * 1000 >= minSilenceMs) {
       const event = detector.flush();
       if (event?.type === 'speech_end') finishUtterance(event.start, event.end, event.voicedSeconds, false);
     }

@@ -1,4 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createLogger } from '@voice/core';
 
 /**
@@ -11,8 +14,19 @@ export interface SynthesisOptions {
   sampleRate: number;
   /** OpenAI speed (0.25–4): scales espeak-ng's 175 words per minute. */
   speed?: number;
-  /** espeak-ng voice, e.g. `en-us` or `en-us+f3`. */
+  /**
+   * espeak-ng voice, e.g. `en-us` or `en-us+f3`; or `flite:<voice>` (e.g. `flite:slt`) for Flite, whose prosody
+   * an audio end-of-turn model reads (it hears espeak-ng's flat sentence ends as unfinished: see
+   * bench/README.md, turns). Without flite installed, falls back to espeak-ng with a warning.
+   */
   voice?: string;
+}
+
+let fliteAvailable: boolean | undefined;
+
+export function hasFlite(): boolean {
+  fliteAvailable ??= spawnSync('flite', ['-lv'], { stdio: 'ignore' }).status === 0;
+  return fliteAvailable;
 }
 
 const log = createLogger({ name: 'provider-standins' });
@@ -34,6 +48,12 @@ export function hasEspeak(): boolean {
 
 export async function synthesizeSpeech(text: string, options: SynthesisOptions): Promise<Buffer> {
   if (!hasEspeak()) return toneBursts(text, options.sampleRate);
+  if (options.voice?.startsWith('flite:')) {
+    if (hasFlite())
+      return synthesizeWithFlite(text, options.voice.slice('flite:'.length), options.sampleRate);
+    log.warn('flite is missing: caller speech falls back to espeak-ng (apt-get install flite)');
+    return synthesizeSpeech(text, { ...options, voice: undefined });
+  }
   const wordsPerMinute = Math.round(175 * Math.min(4, Math.max(0.25, options.speed ?? 1)));
   const espeak = spawn(
     'espeak-ng',
@@ -102,4 +122,80 @@ export function toneBursts(text: string, sampleRate: number): Buffer {
     }
   }
   return out;
+}
+
+/**
+ * Flite (Debian `flite`) into a temporary WAV, resampled by sox like espeak-ng's output. The text is one argv entry
+ * of a spawned process (no shell), so any input is safe. Deterministic, like espeak-ng with `sox -D`.
+ */
+async function synthesizeWithFlite(text: string, voice: string, sampleRate: number): Promise<Buffer> {
+  return (await fliteWithSegments(text, voice, sampleRate)).pcm;
+}
+
+/**
+ * Flite speech with its phone segments (`-psdur`: each phone and the time it ends, seconds): where words end, to
+ * cut a sentence at a word boundary and keep the prosody around the cut (see fixtures' pausedSpeechClip).
+ */
+export async function fliteWithSegments(
+  text: string,
+  voice: string,
+  sampleRate: number,
+): Promise<{ pcm: Buffer; segments: Array<{ phone: string; end: number }> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'flite-'));
+  const wav = join(dir, 'speech.wav');
+  try {
+    const printed = await run('flite', [
+      '-voice',
+      voice,
+      '-psdur',
+      '-t',
+      text.replace(/[\r\n]+/g, ' '),
+      '-o',
+      wav,
+    ]);
+    const segments = printed
+      .toString()
+      .trim()
+      .split(/\s+/)
+      .flatMap((entry) => {
+        const at = entry.lastIndexOf(':');
+        const end = Number(entry.slice(at + 1));
+        return at > 0 && Number.isFinite(end) ? [{ phone: entry.slice(0, at), end }] : [];
+      });
+    const pcm = await run('sox', [
+      '-D',
+      wav,
+      '-t',
+      'raw',
+      '-r',
+      String(sampleRate),
+      '-e',
+      'signed-integer',
+      '-b',
+      '16',
+      '-c',
+      '1',
+      '-L',
+      '-',
+    ]);
+    return { pcm, segments };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function run(command: string, args: string[]): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.once('error', reject);
+    child.once('close', (code) =>
+      code === 0
+        ? resolve(Buffer.concat(out))
+        : reject(new Error(`${command} failed (${code}): ${Buffer.concat(err).toString().slice(0, 300)}`)),
+    );
+  });
 }

@@ -2,8 +2,13 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hasEspeak, synthesizeSpeech } from './espeak.ts';
-import { DEFAULT_SPEECH_DETECTOR, detectUtterances, type SpeechDetectorOptions } from './speech-detector.ts';
+import { fliteWithSegments, hasEspeak, hasFlite, synthesizeSpeech } from './espeak.ts';
+import {
+  DEFAULT_SPEECH_DETECTOR,
+  detectUtterances,
+  frameRms,
+  type SpeechDetectorOptions,
+} from './speech-detector.ts';
 import type { SttUtterance } from './stt-script.ts';
 import { readWav, wavHeader } from './wav.ts';
 
@@ -45,7 +50,7 @@ export async function speechClip(text: string, options: SpeechClipOptions = {}):
   const lead = options.leadSilenceMs ?? 300;
   const trail = options.trailSilenceMs ?? 1500;
   const voice = options.voice ?? 'en-us';
-  const engine = hasEspeak() ? 'espeak' : 'tones';
+  const engine = engineFor(voice);
   const key = createHash('sha256')
     .update(JSON.stringify([engine, text, sampleRate, lead, trail, voice]))
     .digest('hex');
@@ -56,6 +61,106 @@ export async function speechClip(text: string, options: SpeechClipOptions = {}):
     writeWavAtomically(path, Buffer.concat([pad(lead), speech, pad(trail)]), sampleRate);
   }
   return loadClip(path, text);
+}
+
+/**
+ * A caller who pauses mid-sentence: the parts joined by exact silences (`pausesMs[i]` between part i and i+1; one
+ * number for every gap). Each part is trimmed to its voiced span first, so a pause is the silence a listener hears,
+ * not the synthesiser's own padding plus ours. With a Flite voice the whole sentence is synthesised once and cut at
+ * the parts' word boundaries (from Flite's phone timings), so a part keeps the rising, unfinished prosody of the
+ * middle of a sentence, as when a person pauses; espeak-ng parts are synthesised one by one (each ends like a
+ * sentence). `text` is the whole sentence; `parts` what was said
+ * between the pauses (the transcripts Deepgram would finalize one by one); `partEnds` where each part's speech
+ * ends in the clip (seconds), the moment an agent that answers early would cut the caller off.
+ */
+export interface PausedSpeechClip extends SpeechClip {
+  parts: string[];
+  pausesMs: number[];
+  partEnds: number[];
+}
+
+export async function pausedSpeechClip(
+  parts: string[],
+  pausesMs: number | number[],
+  options: SpeechClipOptions = {},
+): Promise<PausedSpeechClip> {
+  const sampleRate = options.sampleRate ?? 16_000;
+  const lead = options.leadSilenceMs ?? 300;
+  const trail = options.trailSilenceMs ?? 1500;
+  const voice = options.voice ?? 'en-us';
+  const gaps = parts.slice(1).map((_, i) => (Array.isArray(pausesMs) ? (pausesMs[i] ?? 0) : pausesMs));
+  const engine = engineFor(voice);
+  const key = createHash('sha256')
+    .update(JSON.stringify(['paused-2', engine, parts, gaps, sampleRate, lead, trail, voice]))
+    .digest('hex');
+  const path = join(fixtureDir(), `paused-${key.slice(0, 16)}-${sampleRate}.wav`);
+  const pad = (ms: number) => Buffer.alloc(Math.round((sampleRate * ms) / 1000) * 2);
+  const spoken =
+    voice.startsWith('flite:') && hasFlite() && hasEspeak()
+      ? (await cutSentence(parts, voice.slice('flite:'.length), sampleRate)).map((pcm) =>
+          trimToVoice(pcm, sampleRate),
+        )
+      : await Promise.all(
+          parts.map(async (part) =>
+            trimToVoice(await synthesizeSpeech(part, { sampleRate, voice }), sampleRate),
+          ),
+        );
+  const partEnds: number[] = [];
+  let cursor = pad(lead).length;
+  const pieces: Buffer[] = [pad(lead)];
+  spoken.forEach((speech, i) => {
+    if (i > 0) {
+      const gap = pad(gaps[i - 1]!);
+      pieces.push(gap);
+      cursor += gap.length;
+    }
+    pieces.push(speech);
+    cursor += speech.length;
+    partEnds.push(cursor / 2 / sampleRate);
+  });
+  pieces.push(pad(trail));
+  if (!exists(path)) writeWavAtomically(path, Buffer.concat(pieces), sampleRate);
+  return { ...loadClip(path, parts.join(' ')), parts, pausesMs: gaps, partEnds };
+}
+
+/** What will actually speak a voice (part of a clip's cache key: a missing engine gives different audio). */
+function engineFor(voice: string): string {
+  if (!hasEspeak()) return 'tones';
+  return voice.startsWith('flite:') && !hasFlite() ? 'espeak' : 'speech';
+}
+
+/**
+ * The whole sentence from Flite, cut where each part's last phone ends: part i's phones are counted by
+ * synthesising it alone (Flite's lexicon gives the same phones for the same words).
+ */
+async function cutSentence(parts: string[], voice: string, sampleRate: number): Promise<Buffer[]> {
+  const whole = await fliteWithSegments(parts.join(' '), voice, sampleRate);
+  const phones = whole.segments.filter((s) => s.phone !== 'pau');
+  const cuts: number[] = [];
+  let counted = 0;
+  for (const part of parts.slice(0, -1)) {
+    const alone = await fliteWithSegments(part, voice, sampleRate);
+    counted += alone.segments.filter((s) => s.phone !== 'pau').length;
+    const end = phones[counted - 1]?.end;
+    if (end === undefined) throw new Error(`cannot find the end of "${part}" in Flite's timings`);
+    cuts.push(Math.round(end * sampleRate) * 2);
+  }
+  const bounds = [0, ...cuts, whole.pcm.length];
+  return bounds.slice(1).map((end, i) => whole.pcm.subarray(bounds[i], end));
+}
+
+/** Cuts leading and trailing low-level audio (10 ms frames below the speech detector's threshold). */
+function trimToVoice(pcm: Buffer, sampleRate: number): Buffer {
+  const samples = new Int16Array(pcm.buffer, pcm.byteOffset, Math.floor(pcm.length / 2));
+  const frame = Math.round(sampleRate / 100);
+  const voiced = (start: number) =>
+    frameRms(samples.subarray(start, start + frame)) > DEFAULT_SPEECH_DETECTOR.thresholdRms;
+  let first = 0;
+  while (first < samples.length && !voiced(first)) first += frame;
+  let last = samples.length - frame;
+  while (last > first && !voiced(last)) last -= frame;
+  if (first >= samples.length) return pcm;
+  return Buffer.from(pcm.subarray(first * 2, Math.min(samples.length, last + frame) * 2));
 }
 
 /** Digital silence (what a muted microphone sends); the stand-in must produce no transcript for it. */

@@ -12,6 +12,11 @@ export interface SpeechDetectorOptions {
   frameMs: number;
   minSpeechMs: number;
   minSilenceMs: number;
+  /**
+   * The Deepgram stand-in's shortest endpoint with `endpointing=N`: it ends an utterance after max(N, this) of
+   * silence (see ENDPOINTING_FLOOR_MS in deepgram.ts). Lower it only for speech whose fluent gaps are shorter.
+   */
+  endpointingFloorMs: number;
 }
 
 export const DEFAULT_SPEECH_DETECTOR: SpeechDetectorOptions = {
@@ -19,6 +24,7 @@ export const DEFAULT_SPEECH_DETECTOR: SpeechDetectorOptions = {
   frameMs: 20,
   minSpeechMs: 40,
   minSilenceMs: 500,
+  endpointingFloorMs: 250,
 };
 
 export type SpeechEvent =

@@ -4,6 +4,8 @@ import { AudioFrame } from '@livekit/rtc-node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import {
+  type PausedSpeechClip,
+  pausedSpeechClip,
   type SpeechClip,
   silenceClip,
   speechClip,
@@ -21,23 +23,32 @@ let standins: ProviderStandins;
 let weather: SpeechClip;
 let short: SpeechClip;
 let silence: SpeechClip;
+/** "I'd like to know … the weather in Lisbon", with an 800 ms pause. */
+let paused: PausedSpeechClip;
+const PARTS = ["I'd like to know", 'the weather in Lisbon.'];
 
 beforeAll(async () => {
   // The framework's warnings are what these tests provoke (retries, refusals): asserted, not printed.
   initializeLogger({ pretty: false, level: 'silent' });
   standins = await startProviderStandins();
-  [weather, short, silence] = await Promise.all([speechClip(WEATHER), speechClip(SHORT), silenceClip(3)]);
+  [weather, short, silence, paused] = await Promise.all([
+    speechClip(WEATHER),
+    speechClip(SHORT),
+    silenceClip(3),
+    pausedSpeechClip(PARTS, 800),
+  ]);
 });
 afterAll(async () => {
   await standins?.stop();
 });
 beforeEach(() => standins.reset());
 
-function newStream() {
+function newStream(options: Partial<deepgram.STTOptions> = {}) {
   const recognizer = new deepgram.STT({
     baseUrl: standins.deepgramUrl,
     apiKey: 'test-deepgram-key',
     sampleRate: 16_000,
+    ...options,
   });
   return recognizer.stream();
 }
@@ -182,6 +193,86 @@ describe('Deepgram live STT stand-in, driven by @livekit/agents-plugin-deepgram'
     const [timing] = standins.recorded.stt[0]!.finals;
     expect(timing!.sentAt! - timing!.speechEndReceivedAt).toBeGreaterThanOrEqual(595);
     expect(timing!.sentAt! - timing!.speechEndReceivedAt).toBeLessThan(1_500);
+  });
+
+  it('ends an utterance at each pause longer than endpointing: a sentence with a pause gives two finals', async () => {
+    standins.configure({ sttScript: [...PARTS] });
+    const stream = newStream({ endpointing: 25 });
+    pushClip(stream, paused);
+    const events = await collect(
+      stream,
+      (es) => es.filter((e) => e.type === stt.SpeechEventType.END_OF_SPEECH).length >= 2,
+    );
+    stream.endInput();
+    stream.close();
+    expect(finals(events)).toEqual(PARTS);
+    // Each final is an endpoint (speech_final), so the plugin reports two ends of speech.
+    const types = events.map((e) => e.type).filter((t) => t !== stt.SpeechEventType.RECOGNITION_USAGE);
+    const ends = types.filter((t) => t === stt.SpeechEventType.END_OF_SPEECH);
+    expect(ends).toHaveLength(2);
+    const record = standins.recorded.stt[0]!;
+    expect(record.finals.map((f) => f.speechFinal)).toEqual([true, true]);
+    expect(record.query.endpointing).toBe('25');
+  });
+
+  it('keeps the sentence in one utterance when endpointing is longer than the pause', async () => {
+    standins.configure({ sttScript: [PARTS.join(' ')] });
+    const stream = newStream({ endpointing: 1000 });
+    pushClip(stream, paused);
+    const events = await collect(stream, (es) => finals(es).length >= 1);
+    stream.endInput();
+    stream.close();
+    expect(finals(events)).toEqual([PARTS.join(' ')]);
+    const [final] = standins.recorded.stt[0]!.finals;
+    expect(final!.speechFinal).toBe(true);
+  });
+
+  it('sends UtteranceEnd after utterance_end_ms of silence when endpointing is off', async () => {
+    standins.configure({ sttScript: [WEATHER] });
+    const stream = newStream({ endpointing: 0, utteranceEndMs: 1000 });
+    pushClip(stream, weather);
+    const events = await collect(stream, (es) =>
+      es.some((e) => e.type === stt.SpeechEventType.END_OF_SPEECH),
+    );
+    stream.endInput();
+    stream.close();
+    expect(finals(events)).toEqual([WEATHER]);
+    const record = standins.recorded.stt[0]!;
+    expect(record.query).toMatchObject({ endpointing: 'false', utterance_end_ms: '1000' });
+    // The final itself is no endpoint; the plugin's end of speech came from UtteranceEnd.
+    expect(record.finals.map((f) => f.speechFinal)).toEqual([false]);
+    expect(record.utteranceEnds).toBe(1);
+  });
+
+  it('answers 400 to utterance_end_ms below 1000, like Deepgram', async () => {
+    const url = `${standins.deepgramUrl}/v1/listen?encoding=linear16&sample_rate=16000&interim_results=true&utterance_end_ms=500`;
+    const status = await new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(url, { headers: { authorization: 'Token test' } });
+      ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.once('open', () => reject(new Error('utterance_end_ms=500 was accepted')));
+      ws.once('error', () => undefined);
+    });
+    expect(status).toBe(400);
+  });
+
+  it('does not split an utterance when audio stops arriving for a while (a stalled client or network)', async () => {
+    standins.configure({ sttScript: [WEATHER] });
+    const url = `${standins.deepgramUrl}/v1/listen?encoding=linear16&sample_rate=16000&endpointing=300&interim_results=false`;
+    const ws = new WebSocket(url, { headers: { authorization: 'Token test' } });
+    const messages: Array<{ type: string; is_final?: boolean; channel?: unknown }> = [];
+    ws.on('message', (data) => messages.push(JSON.parse(data.toString())));
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const bytes = Buffer.from(weather.samples.buffer, weather.samples.byteOffset, weather.samples.byteLength);
+    // Lead silence and the first second of speech, then nothing for 1.2 s (a stall mid-word), then the rest.
+    const cut = Math.round((0.3 + 1.0) * weather.sampleRate) * 2;
+    ws.send(bytes.subarray(0, cut));
+    await new Promise((r) => setTimeout(r, 1_200));
+    ws.send(bytes.subarray(cut));
+    await waitFor(() => messages.some((m) => m.type === 'Results' && m.is_final));
+    ws.close();
+    const finalsSent = messages.filter((m) => m.type === 'Results' && m.is_final);
+    expect(finalsSent).toHaveLength(1);
+    expect(standins.recorded.stt[0]!.transcripts).toEqual([WEATHER]);
   });
 
   it('rejects a connection without credentials with 401, like Deepgram', async () => {

@@ -1,0 +1,71 @@
+import { inference, initializeLogger, normalizeLanguage } from '@livekit/agents';
+import { ConfigError } from '@voice/core';
+import { loadAgentConfig } from '@voice/core/config/agent';
+import { describe, expect, it } from 'vitest';
+import { turnDetection } from '../../src/pipeline/build-session.ts';
+
+// Turn-taking variables, as the agent reads them at start-up, and the detector they select.
+const BASE = {
+  SUPABASE_URL: 'http://127.0.0.1:9',
+  SUPABASE_SERVICE_ROLE_KEY: 'x'.repeat(40),
+  LIVEKIT_URL: 'ws://127.0.0.1:9',
+  LIVEKIT_API_KEY: 'devkey',
+  LIVEKIT_API_SECRET: 'secret',
+  DEEPGRAM_API_KEY: 'k',
+  ANTHROPIC_API_KEY: 'k',
+  OPENAI_API_KEY: 'k',
+};
+
+// The detector warns about a threshold override through the framework's logger; the test provokes it on purpose.
+initializeLogger({ pretty: false, level: 'silent' });
+
+describe('turn-taking configuration', () => {
+  it('defaults to the local end-of-turn model, 400/1600 ms endpointing and two-word barge-in', async () => {
+    const config = loadAgentConfig(BASE);
+    expect(config.turns).toEqual({
+      detection: 'model',
+      eotThreshold: undefined,
+      minEndpointingMs: 400,
+      maxEndpointingMs: 1600,
+      interruptionMinWords: 2,
+      interruptionMinDurationMs: 400,
+    });
+    expect(config.deepgram.endpointingMs).toBe(25);
+    const detector = turnDetection(config);
+    // The local model (never LiveKit Cloud's v1), which this machine and the image run offline.
+    expect(detector).toBeInstanceOf(inference.TurnDetector);
+    expect((detector as inference.TurnDetector).model).toBe('turn-detector-v1-mini');
+    // LiveKit's calibration for English.
+    expect(await (detector as inference.TurnDetector).unlikelyThreshold(normalizeLanguage('en'))).toBe(0.36);
+  });
+
+  it('takes an end-of-turn threshold override for every language', async () => {
+    const config = loadAgentConfig({ ...BASE, TURN_EOT_THRESHOLD: '0.2' });
+    const detector = turnDetection(config) as inference.TurnDetector;
+    expect(await detector.unlikelyThreshold(normalizeLanguage('en'))).toBe(0.2);
+    expect(await detector.unlikelyThreshold(normalizeLanguage('de'))).toBe(0.2);
+  });
+
+  it('selects plain VAD turn detection, and never lets the maximum delay undercut the minimum', () => {
+    const config = loadAgentConfig({
+      ...BASE,
+      TURN_DETECTION: 'vad',
+      TURN_MIN_ENDPOINTING_MS: '700',
+      TURN_MAX_ENDPOINTING_MS: '500',
+      STT_ENDPOINTING_MS: '0',
+    });
+    expect(turnDetection(config)).toBe('vad');
+    expect(config.turns).toMatchObject({ minEndpointingMs: 700, maxEndpointingMs: 700 });
+    expect(config.deepgram.endpointingMs).toBe(0);
+  });
+
+  it('rejects an unknown turn detection mode by name', () => {
+    let problems: Array<{ variable: string }> = [];
+    try {
+      loadAgentConfig({ ...BASE, TURN_DETECTION: 'cloud' });
+    } catch (error) {
+      if (error instanceof ConfigError) problems = [...error.problems];
+    }
+    expect(problems.map((p) => p.variable)).toEqual(['TURN_DETECTION']);
+  });
+});
