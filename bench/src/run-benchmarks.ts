@@ -108,7 +108,14 @@ try {
     }
   }
   if (stack && (selected.includes('voice') || selected.includes('setup'))) {
-    const rig = await startRig(stack, { agentEnv, log });
+    // The voice and setup questions are espeak-ng clips, whose flat prosody the end-of-turn model reads as
+    // unfinished (3 of 4 finished questions): with the default TURN_DETECTION=model every answer would wait the
+    // full TURN_MAX_ENDPOINTING_MS. These two measure the pipeline's speed, so they end turns on silence
+    // (comparable with every earlier run); the turns benchmark measures the model's wait on Flite speech.
+    // `--agent-env TURN_DETECTION=model` overrides it.
+    const pipelineEnv = { TURN_DETECTION: 'vad', ...agentEnv };
+    log(`voice/setup agent env: ${JSON.stringify(pipelineEnv)}`);
+    const rig = await startRig(stack, { agentEnv: pipelineEnv, log });
     try {
       if (selected.includes('voice')) {
         log(`voice-to-voice: ${values.turns} turns`);
