@@ -3,6 +3,7 @@ import { AudioFrame } from '@livekit/rtc-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type ProviderStandins, startProviderStandins } from '../../../devstack/src/standins/index.ts';
 // Not exported by the package's index; the same module instance the framework itself uses.
+import { performTextForwarding } from '../../../node_modules/@livekit/agents/dist/voice/generation.js';
 import { TextOutput } from '../../../node_modules/@livekit/agents/dist/voice/io.js';
 import { TranscriptionSynchronizer } from '../../../node_modules/@livekit/agents/dist/voice/transcription/synchronizer.js';
 import { buildCallSpeech, type CallSpeech } from '../../src/pipeline/call-speech.ts';
@@ -134,6 +135,22 @@ describe('playout events belong to their own segment (patched AudioOutput)', () 
     sink.flush();
     const events = await Promise.all(waiters);
     expect(events.every((e) => e.interrupted === false)).toBe(true);
+  });
+});
+
+describe('an interrupted reply commits at once (patched text forwarding)', () => {
+  it('a cancelled text forwarding stops waiting for the next text', async () => {
+    // The reply's text as it comes from the TTS: the first sentence, then nothing until the TTS goes on.
+    const source = new ReadableStream<string>({
+      start(controller) {
+        controller.enqueue('The first sentence. ');
+      },
+    });
+    const [task, out] = performTextForwarding(source, new AbortController(), null);
+    await waitUntil('the first sentence', () => out.text.length > 0);
+    // The interrupted path gives each cancel 2 s (REPLY_TASK_CANCEL_TIMEOUT), then commits regardless, late.
+    await task.cancelAndWait(2_000);
+    expect(task.done).toBe(true);
   });
 });
 
