@@ -218,4 +218,59 @@ describe.each<{ engine: string; env: Record<string, string> }>([
       expect(assistantTexts.join(' ')).not.toContain(normalize(REPLIES[4]));
     }
   }, 240_000);
+  it('a backchannel ("Yeah.") over a reply: each reply heard has one row, a prefix of that reply, in order', async () => {
+    const question = 'Tell me about the moon and its phases, please.';
+    const reply =
+      'Moonlight reflects sunshine; crescent, gibbous, waxing, waning shapes follow orbital geometry over twenty nine days, while tides respond gently.';
+    const acknowledgement = 'Glad that helps.';
+    const clips = await Promise.all([question, 'Yeah.'].map((q) => speechClip(q, { sampleRate: 48_000 })));
+    standins.configure({
+      sttScript: transcriptByDuration(clips),
+      llmScript: (request) => {
+        const text = userText(request.messages.filter((m) => m.role === 'user').at(-1));
+        return text.endsWith('Yeah.') ? acknowledgement : text.includes(question) ? reply : undefined;
+      },
+    });
+    const user = await createTestUser(stack, { tier: 'studio' });
+    const grant = await tokens.issue(user.accessToken, {});
+    const caller = new ScriptedCaller();
+    const joinedAt = Date.now();
+    await caller.join(grant.server_url, grant.participant_token);
+    try {
+      await caller.waitForSpeech(joinedAt, 60_000);
+      await caller.waitForQuiet(1_000);
+      const askedAt = await caller.speak(clips[0] as (typeof clips)[0]);
+      const segment = await caller.waitForSpeech(askedAt, 30_000);
+      const wait = segment.startedAt + 2_500 - Date.now();
+      if (wait > 0) await sleep(wait);
+      await caller.speak(clips[1] as (typeof clips)[0]);
+      await sleep(1_500);
+      await caller.waitForQuiet(2_000, 60_000);
+    } finally {
+      await caller.hangUp();
+    }
+    await endedSession(stack, grant.session_id);
+    await sleep(2_000); // rows written after the session row ended (see above)
+    const messages = await conversationMessages(stack, grant.conversation_id);
+    report(
+      `[interrupted-commit] ${engine} backchannel: rows\n${messages.map((m) => `  ${m.role}${m.metadata.interrupted ? ' (interrupted)' : ''}: ${m.content}`).join('\n')}`,
+    );
+    expect(messages.slice(0, 2).map((m) => m.content)).toEqual([GREETING, question]);
+    const rest = messages.slice(2);
+    // The reply: exactly one row, a prefix of it (whole if the backchannel did not stop it, then not marked).
+    const replyRows = rest.filter((m) => m.role === 'assistant' && reply.startsWith(m.content));
+    expect(replyRows).toHaveLength(1);
+    const replyRow = replyRows[0] as StoredMessage;
+    expect(replyRow.metadata.interrupted === true).toBe(replyRow.content.length < reply.length);
+    expect(rest[0]).toBe(replyRow);
+    // Then, if the backchannel was a turn, the caller's "Yeah." and the answer to it, once each, in that order.
+    expect(rest.slice(1).map((m) => [m.role, m.content])).toEqual(
+      rest.length > 1
+        ? [
+            ['user', 'Yeah.'],
+            ['assistant', acknowledgement],
+          ]
+        : [],
+    );
+  }, 180_000);
 });
