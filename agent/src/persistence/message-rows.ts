@@ -96,3 +96,40 @@ export class TurnClock {
     return t;
   }
 }
+
+/**
+ * One user utterance per row. When the caller pauses mid-sentence, the turn detector can end the turn, and the
+ * rest of the sentence arrives as a second user item before the agent has said anything (the reply it started
+ * is cut before any of it is heard). Claude receives the two items as one turn (consecutive user items merge);
+ * the transcript should read the same: the second joins the first row (same id, so the upsert rewrites it), and a
+ * new user row starts only after a reply was heard (an assistant row).
+ */
+export class UserTurnRows {
+  #open: MessageRow | undefined;
+
+  /** The row to write for `row`: itself, or the open user row with `row` joined to it. */
+  add(row: MessageRow): MessageRow {
+    if (row.role !== 'user') {
+      this.#open = undefined;
+      return row;
+    }
+    const open = this.#open;
+    if (!open) {
+      this.#open = row;
+      return row;
+    }
+    const itemIds = (open.metadata.item_ids as string[] | undefined) ?? [open.metadata.item_id];
+    const joined: MessageRow = {
+      ...open,
+      content: `${open.content} ${row.content}`,
+      metadata: {
+        ...open.metadata,
+        // The latency of the part that got the answer (the last one).
+        ...(row.metadata.latency ? { latency: row.metadata.latency } : {}),
+        item_ids: [...itemIds, row.metadata.item_id],
+      },
+    };
+    this.#open = joined;
+    return joined;
+  }
+}

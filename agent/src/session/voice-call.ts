@@ -9,6 +9,7 @@ import {
   TurnClock,
   type TurnLatency,
   toMessageRow,
+  UserTurnRows,
 } from '../persistence/message-rows.ts';
 import { ConversationGoneError, upsertMessage } from '../persistence/supabase-writes.ts';
 import { errorMessage, WriteQueue } from '../persistence/write-queue.ts';
@@ -83,6 +84,7 @@ export class VoiceCall {
   readonly #queue: WriteQueue;
   readonly #call: CallIdentity;
   readonly #clock = new TurnClock();
+  readonly #userTurns = new UserTurnRows();
   readonly #startedAtMs = Date.now();
   #session: voice.AgentSession | undefined;
   #providers: PipelineParts | undefined;
@@ -291,8 +293,11 @@ export class VoiceCall {
       if (item.type !== 'message' || isHistoryItem(item.id)) return;
       // Which engines spoke a reply, and how many of its sentences their transcript contradicts.
       const speech = item.role === 'assistant' ? this.#speechLedger.take(item.textContent ?? '') : undefined;
-      const row = toMessageRow(this.#call, item, this.#clock.next(item.createdAt), speech ? { speech } : {});
-      if (!row) return;
+      const turn = toMessageRow(this.#call, item, this.#clock.next(item.createdAt), speech ? { speech } : {});
+      if (!turn) return;
+      // An interrupted reply arrives with the text that was heard, or not at all when none was (patched
+      // framework, issue 17); a user utterance split by the turn detector is joined into one row.
+      const row = this.#userTurns.add(turn);
       this.#queue.enqueue({
         key: `message:${row.id}`,
         kind: `message_${row.role}`,

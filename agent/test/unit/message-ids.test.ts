@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { messageIdFor, usageLogIdFor, uuidV5 } from '../../src/persistence/deterministic-id.ts';
-import { TurnClock, toMessageRow } from '../../src/persistence/message-rows.ts';
+import { TurnClock, toMessageRow, UserTurnRows } from '../../src/persistence/message-rows.ts';
 
 const SESSION = '7f1d3c2a-9b8e-4f6d-a5c4-3b2a1f0e9d8c';
 
@@ -76,5 +76,47 @@ describe('message rows', () => {
     const preemptiveReply = clock.next(900); // reply started before the user turn was committed
     expect(preemptiveReply).toBeGreaterThan(user);
     expect(clock.next(5000)).toBe(5000);
+  });
+});
+
+describe('one user utterance, one row (UserTurnRows)', () => {
+  const call = {
+    sessionId: SESSION,
+    userId: '11111111-1111-4111-8111-111111111111',
+    conversationId: '22222222-2222-4222-8222-222222222222',
+  };
+  const row = (id: string, role: 'user' | 'assistant', text: string, at: number, e2e?: number) => {
+    const r = toMessageRow(
+      call,
+      { id, role, textContent: text, metrics: e2e ? { e2eLatency: e2e } : {} },
+      at,
+    );
+    if (!r) throw new Error('no row');
+    return r;
+  };
+
+  it('joins a user item that follows another with no reply heard between them into the first row', () => {
+    const turns = new UserTurnRows();
+    const first = turns.add(row('item_u1', 'user', 'I would like to know', 1_000));
+    const joined = turns.add(row('item_u2', 'user', 'how bread is made.', 2_000, 0.8));
+    // Same row (same id and time, so the upsert rewrites it), the whole utterance, both items named.
+    expect(joined.id).toBe(first.id);
+    expect(joined.created_at).toBe(first.created_at);
+    expect(joined.content).toBe('I would like to know how bread is made.');
+    expect(joined.metadata).toMatchObject({ item_id: 'item_u1', item_ids: ['item_u1', 'item_u2'] });
+    expect(joined.metadata.latency).toEqual({ e2e: 0.8 });
+  });
+
+  it('starts a new user row once a reply was heard, and leaves assistant rows alone', () => {
+    const turns = new UserTurnRows();
+    const u1 = turns.add(row('item_u1', 'user', 'First question?', 1_000));
+    const a1 = turns.add(row('item_a1', 'assistant', 'First answer.', 2_000));
+    const u2 = turns.add(row('item_u2', 'user', 'Second question?', 3_000));
+    expect(a1.content).toBe('First answer.');
+    expect(u2.id).not.toBe(u1.id);
+    expect(u2.content).toBe('Second question?');
+    expect(turns.add(row('item_u3', 'user', 'And a third part.', 4_000)).content).toBe(
+      'Second question? And a third part.',
+    );
   });
 });

@@ -228,7 +228,8 @@ describe('PrefetchedSpeech', () => {
       expect(await prefetched.audio(5_000)).toBeUndefined();
       await prefetched.settled();
     });
-    expect(leaked).toHaveLength(1);
+    // Reported as the engine's error event only, not also as an unhandled rejection (patched ChunkedStream).
+    expect(leaked).toEqual([]);
   });
 
   it('gives undefined when no audio came in time, and stops the request', async () => {

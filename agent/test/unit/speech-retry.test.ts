@@ -65,10 +65,9 @@ describe('speech requests survive transient provider errors', () => {
     });
     expect(frames).toBe(0);
     expect(errors).toHaveLength(1);
-    // agents 1.9's ChunkedStream rethrows the final error from a promise nobody awaits, after emitting it as the
-    // 'error' event above; the job process logs such rejections and survives them (ipc/job_proc_lazy_main).
-    // Asserted so a framework upgrade that stops the leak is noticed.
-    expect(leaked.map((e) => (e as { statusCode?: number }).statusCode)).toEqual([500]);
+    // The error is reported once, as the 'error' event above, and nowhere else: agents 1.9's ChunkedStream also
+    // rethrew it from a promise nobody awaits (an unhandled rejection) until patches/@livekit+agents+1.9.0.patch.
+    expect(leaked).toEqual([]);
     expect(standins.recorded.tts).toHaveLength(SPEECH_REQUEST_RETRIES + 1);
   });
 });

@@ -1,8 +1,7 @@
 /**
  * Runs `fn` with the process's unhandledRejection listeners (vitest's) swapped for a collector, and returns what
- * leaked. @livekit/agents 1.9's tts.ChunkedStream leaks every failed speech request as an unhandled rejection
- * (the agents job process logs and survives those); tests that drive such failures capture and assert them instead of letting
- * vitest fail the run.
+ * leaked. @livekit/agents 1.9's tts.ChunkedStream leaked every failed speech request as an unhandled rejection
+ * until patches/@livekit+agents+1.9.0.patch; tests that drive such failures assert that nothing leaks.
  */
 export async function withUnhandledRejectionsCaptured(fn: () => Promise<void>): Promise<unknown[]> {
   const previous = process.listeners('unhandledRejection');
