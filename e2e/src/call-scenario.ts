@@ -23,6 +23,14 @@ export async function prepareDialogue(
   questions: string[],
   answers: string[],
 ): Promise<Dialogue> {
+  for (const q of questions) {
+    // espeak-ng pauses ~300 ms at a comma, and the agent asks Deepgram for short endpointing: the Deepgram stand-in,
+    // like Deepgram, ends an utterance at such a pause, and the halves have lengths no question has.
+    if (/[,;:]/.test(q))
+      throw new Error(
+        `"${q}": a pause inside a scripted question splits it into two utterances; drop the comma`,
+      );
+  }
   const clips = await Promise.all(questions.map((q) => speechClip(q, { sampleRate: 48_000 })));
   for (const [i, a] of clips.entries()) {
     for (const b of clips.slice(i + 1)) {

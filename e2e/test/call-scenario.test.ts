@@ -16,10 +16,13 @@ it('refuses a dialogue whose questions the STT stand-in could mix up (nearly the
     await expect(
       prepareDialogue(
         standins,
-        ['What is the capital of France?', 'And which city is the capital of Italy, please?'],
+        ['What is the capital of France?', 'And which city is the capital of Italy please?'],
         ['Paris.', 'Rome.'],
       ),
     ).resolves.toMatchObject({ clips: [expect.anything(), expect.anything()] });
+    await expect(prepareDialogue(standins, ['Stop, what is the best flour?'], ['Tipo 00.'])).rejects.toThrow(
+      /splits it into two utterances/,
+    );
   } finally {
     await standins.stop();
   }

@@ -28,14 +28,18 @@ import { type E2eTokenService, startTokenService } from '../src/token-service.ts
 const stack = testStack();
 const GREETING = 'Hello there, I am listening.';
 
-/** Questions of clearly different spoken lengths (the STT stand-in tells them apart by length). */
+/**
+ * Questions of clearly different spoken lengths (the STT stand-in tells them apart by length). No commas: espeak-ng
+ * pauses ~300 ms at one, and the Deepgram stand-in, like Deepgram, ends an utterance at such a pause, so a question
+ * would reach the agent as two utterances of lengths no question has.
+ */
 const QUESTIONS = [
   'Tell me about bread.',
-  'Stop, how do volcanoes form?',
-  'Wait, how do honeybees talk to each other?',
+  'So how do volcanoes form?',
+  'Wait how do honeybees talk to each other?',
   'Which metal conducts electricity best of all the common metals?',
-  'What do penguins do during the long winter storms in the far south of Antarctica, every single year?',
-  'Actually, never mind all that, forget the whole question please.',
+  'What do penguins do during the long winter storms in the far south of Antarctica every single year?',
+  'Actually never mind all that and forget the whole question please.',
 ] as const;
 const REPLIES = [
   'Bakers in ancient Egypt mixed emmer flour with river water, shaped round loaves by hand, then baked them inside clay pots buried under glowing embers until golden crusts formed around soft crumb.',
@@ -256,21 +260,12 @@ describe.each<{ engine: string; env: Record<string, string> }>([
       `[interrupted-commit] ${engine} backchannel: rows\n${messages.map((m) => `  ${m.role}${m.metadata.interrupted ? ' (interrupted)' : ''}: ${m.content}`).join('\n')}`,
     );
     expect(messages.slice(0, 2).map((m) => m.content)).toEqual([GREETING, question]);
-    const rest = messages.slice(2);
-    // The reply: exactly one row, a prefix of it (whole if the backchannel did not stop it, then not marked).
-    const replyRows = rest.filter((m) => m.role === 'assistant' && reply.startsWith(m.content));
-    expect(replyRows).toHaveLength(1);
-    const replyRow = replyRows[0] as StoredMessage;
-    expect(replyRow.metadata.interrupted === true).toBe(replyRow.content.length < reply.length);
-    expect(rest[0]).toBe(replyRow);
-    // Then, if the backchannel was a turn, the caller's "Yeah." and the answer to it, once each, in that order.
-    expect(rest.slice(1).map((m) => [m.role, m.content])).toEqual(
-      rest.length > 1
-        ? [
-            ['user', 'Yeah.'],
-            ['assistant', acknowledgement],
-          ]
-        : [],
-    );
+    // A one-word backchannel does not stop the agent (INTERRUPTION_MIN_WORDS=2) and is not answered: the reply is
+    // saved whole, once, not marked interrupted; the caller's "Yeah." is kept as what they said, after it.
+    expect(messages.slice(2).map((m) => [m.role, m.content, m.metadata.interrupted === true])).toEqual([
+      ['assistant', reply, false],
+      ['user', 'Yeah.', false],
+    ]);
+    expect(JSON.stringify(messages)).not.toContain(acknowledgement);
   }, 180_000);
 });
