@@ -39,7 +39,7 @@ const QUESTIONS = [
   'Wait how do honeybees talk to each other?',
   'Which metal conducts electricity best of all the common metals?',
   'What do penguins do during the long winter storms in the far south of Antarctica every single year?',
-  'Actually never mind all that and forget the whole question please.',
+  'Actually never mind all that and please just forget the whole question for now.',
 ] as const;
 const REPLIES = [
   'Bakers in ancient Egypt mixed emmer flour with river water, shaped round loaves by hand, then baked them inside clay pots buried under glowing embers until golden crusts formed around soft crumb.',

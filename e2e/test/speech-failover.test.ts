@@ -25,7 +25,7 @@ const GREETING = 'Hello there, I am listening.';
 const QUESTIONS = [
   'What is the capital of France?',
   'Tell me a short story about a friendly dragon who loves to bake bread.',
-  'And what do dragons like to drink with their bread in the morning before they fly out?',
+  'And what do dragons like to drink with their bread in the morning before they fly out over the mountains?',
 ];
 const ANSWERS = [
   'Paris is the capital of France.',

@@ -344,8 +344,11 @@ export class VoiceCall {
         'pipeline error',
       );
       // Retries are exhausted: tell the caller instead of leaving them in silence; the next turn starts fresh.
+      // Not interruptible: the failed request may have been the preemptive one, started at the transcript before
+      // the end-of-turn model committed the turn (up to TURN_MAX_ENDPOINTING_MS later); that commit interrupted the
+      // apology after two words and left the caller in silence.
       if (provider === 'llm' && err.recoverable === false && !this.#wrappingUp) {
-        session.say(PHRASES.apology, { allowInterruptions: true });
+        session.say(PHRASES.apology, { allowInterruptions: false });
       }
     });
 
