@@ -95,6 +95,8 @@ export class VoiceCall {
   #leaseTimer: NodeJS.Timeout | undefined;
   #finishing: Promise<void> | undefined;
   #wrappingUp = false;
+  /** Claude requests that failed past their retries so far; a reply that ends after one owes the caller an apology. */
+  #llmFailures = 0;
   #userTurnLatency: TurnLatency = {};
 
   constructor(opts: { ctx: JobContext; config: AgentConfig; meta: DispatchMetadata; logger: Logger }) {
@@ -343,13 +345,27 @@ export class VoiceCall {
         { type: err.type, recoverable: err.recoverable, err: errorMessage(err.error) },
         'pipeline error',
       );
-      // Retries are exhausted: tell the caller instead of leaving them in silence; the next turn starts fresh.
-      // Not interruptible: the failed request may have been the preemptive one, started at the transcript before
-      // the end-of-turn model committed the turn (up to TURN_MAX_ENDPOINTING_MS later); that commit interrupted the
-      // apology after two words and left the caller in silence.
-      if (provider === 'llm' && err.recoverable === false && !this.#wrappingUp) {
-        session.say(PHRASES.apology, { allowInterruptions: false });
-      }
+      if (provider === 'llm' && err.recoverable === false) this.#llmFailures += 1;
+    });
+
+    // Retries are exhausted: the caller hears an apology instead of silence, and the next turn starts fresh. It is
+    // spoken when the reply that failed ends, not when the error arrives: the failed request is often the preemptive
+    // one, started at a transcript before the end-of-turn model commits the turn (up to TURN_MAX_ENDPOINTING_MS
+    // later). Said at once, the apology was cut after two words by that commit, and the failed reply then played
+    // nothing. A preemptive reply that is thrown away (the transcript changed) is never scheduled and owes nothing.
+    session.on(voice.AgentSessionEventTypes.SpeechCreated, (ev) => {
+      if (ev.source !== 'generate_reply') return;
+      const failuresBefore = this.#llmFailures;
+      const reply = ev.speechHandle;
+      void reply.waitForPlayout().then(
+        () => {
+          const failed = this.#llmFailures > failuresBefore;
+          const spoke = reply.chatItems.some((item) => item.type === 'message' && item.role === 'assistant');
+          if (!failed || spoke || !reply.scheduled || reply.interrupted || this.#wrappingUp) return;
+          session.say(PHRASES.apology, { allowInterruptions: true });
+        },
+        () => undefined,
+      );
     });
 
     session.on(voice.AgentSessionEventTypes.Close, (ev) => {
