@@ -41,7 +41,15 @@ export function buildProviders(config: AgentConfig, speechOptions: CallSpeechOpt
  * thread in the profile). Asking rtc-node's AudioStream for 16 kHz resamples once, in Rust, where the Opus decoder
  * already runs.
  */
-export const CALLER_AUDIO_INPUT = { audioSampleRate: 16_000, audioNumChannels: 1 } as const;
+export const CALLER_AUDIO_INPUT = {
+  audioSampleRate: 16_000,
+  audioNumChannels: 1,
+  // 20 ms frames instead of rtc-node's 10 ms (option added by patches/@livekit+agents): each frame is an FFI event,
+  // a protobuf decode and a pass through the session's web streams (tee to VAD and STT, Deepgram's sender), which
+  // made per-frame overhead the largest part of a call's JS thread (issue 16). Deepgram gets 20 ms messages anyway
+  // and Silero reads 32 ms windows; the cost is up to 10 ms more before the last audio of a turn reaches them.
+  audioFrameSizeMs: 20,
+} as const;
 
 /**
  * How the caller's turn ends. `model`: LiveKit's local audio end-of-turn model (turn-detector-v1-mini) hears the
