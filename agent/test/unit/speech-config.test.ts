@@ -1,26 +1,12 @@
-import { ConfigError } from '@voice/core';
 import { loadAgentConfig } from '@voice/core/config/agent';
 import { describe, expect, it } from 'vitest';
+import { AGENT_BASE_ENV, agentConfigProblems } from './agent-env.ts';
 
 // TTS_PROVIDERS and the speech variables, as the agent reads them at start-up.
-const BASE = {
-  SUPABASE_URL: 'http://127.0.0.1:9',
-  SUPABASE_SERVICE_ROLE_KEY: 'x'.repeat(40),
-  LIVEKIT_URL: 'ws://127.0.0.1:9',
-  LIVEKIT_API_KEY: 'devkey',
-  LIVEKIT_API_SECRET: 'secret',
-  DEEPGRAM_API_KEY: 'k',
-  ANTHROPIC_API_KEY: 'k',
-};
+const BASE = AGENT_BASE_ENV;
 
 function problems(env: Record<string, string>): Array<{ variable: string; message: string }> {
-  try {
-    loadAgentConfig({ ...BASE, ...env });
-  } catch (error) {
-    if (error instanceof ConfigError) return [...error.problems];
-    throw error;
-  }
-  return [];
+  return agentConfigProblems({ ...BASE, ...env });
 }
 
 describe('speech configuration', () => {

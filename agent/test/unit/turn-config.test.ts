@@ -3,18 +3,10 @@ import { ConfigError } from '@voice/core';
 import { loadAgentConfig } from '@voice/core/config/agent';
 import { describe, expect, it } from 'vitest';
 import { turnDetection } from '../../src/pipeline/build-session.ts';
+import { AGENT_ENV } from './agent-env.ts';
 
 // Turn-taking variables, as the agent reads them at start-up, and the detector they select.
-const BASE = {
-  SUPABASE_URL: 'http://127.0.0.1:9',
-  SUPABASE_SERVICE_ROLE_KEY: 'x'.repeat(40),
-  LIVEKIT_URL: 'ws://127.0.0.1:9',
-  LIVEKIT_API_KEY: 'devkey',
-  LIVEKIT_API_SECRET: 'secret',
-  DEEPGRAM_API_KEY: 'k',
-  ANTHROPIC_API_KEY: 'k',
-  OPENAI_API_KEY: 'k',
-};
+const BASE = AGENT_ENV;
 
 // The detector warns about a threshold override through the framework's logger; the test provokes it on purpose.
 initializeLogger({ pretty: false, level: 'silent' });
