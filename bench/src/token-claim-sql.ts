@@ -88,8 +88,8 @@ try {
     [Number(values.top)],
   );
   await client.end();
-  console.log(
-    JSON.stringify(
+  process.stdout.write(
+    `${JSON.stringify(
       {
         users,
         claims,
@@ -100,7 +100,7 @@ try {
       },
       null,
       2,
-    ),
+    )}\n`,
   );
 } finally {
   await stack?.stop();
