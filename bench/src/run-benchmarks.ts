@@ -16,7 +16,7 @@ import { runSetupBench, runVoiceBench } from './voice.ts';
 
 /**
  * `npm run bench [-- voice setup density token turns] [--turns 32] [--turns-repeats 1] [--setup-calls 10] [--density 1,5,10,20]
- *   [--turns-per-call 4] [--token-duration 10] [--agent-env KEY=VALUE ...] [--note "..."]`
+ *   [--turns-per-call 4] [--token-duration 10] [--token-path direct|rest] [--agent-env KEY=VALUE ...] [--note "..."]`
  *
  * Runs the benchmarks over the real local stack (livekit-server, Postgres, PostgREST, auth server) with the real
  * agent worker and the provider stand-ins at the issue-8 profile, writes bench/results/<timestamp>.json and
@@ -36,6 +36,9 @@ const { values, positionals } = parseArgs({
     'turns-per-call': { type: 'string', default: '4' },
     'density-level-timeout': { type: 'string', default: '300' },
     'token-duration': { type: 'string', default: '10' },
+    // direct: the service talks to Postgres itself (TOKEN_DATABASE_URL), the path issue 16's CPU budget is set on;
+    // rest: through the gateway and PostgREST (the default deployment without TOKEN_DATABASE_URL).
+    'token-path': { type: 'string', default: 'direct' },
     'agent-env': { type: 'string', multiple: true, default: [] },
     note: { type: 'string' },
   },
@@ -188,9 +191,15 @@ try {
   if (logs) log(`logs kept in ${logs}`);
 }
 if (selected.includes('token')) {
-  log('token service: 1, 10, 50 clients');
+  log(`token service (${values['token-path']} database path): 1, 10, 50 clients`);
   await attempt('token', async () => {
-    run.token = await runTokenServiceBench({ durationSeconds: Number(values['token-duration']) });
+    const tokenPath = values['token-path'];
+    if (tokenPath !== 'direct' && tokenPath !== 'rest')
+      throw new Error(`--token-path wants direct or rest, got "${tokenPath}"`);
+    run.token = await runTokenServiceBench({
+      durationSeconds: Number(values['token-duration']),
+      serviceEnv: tokenPath === 'direct' ? { TOKEN_DATABASE_URL: 'stack' } : {},
+    });
     writeTokenBenchResults(run.token);
   });
 }

@@ -28,6 +28,8 @@ import { type LoadResult, startLoad } from './lib/token-load.ts';
  */
 
 const CONCURRENCY = [1, 10, 50];
+/** The processes a grant costs in production; the rest of the table (load generator, gateway) is the rig. */
+const GRANT_PATH = ['token service', 'PostgREST', 'Postgres'];
 const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
 
 export interface TokenBenchRow {
@@ -42,6 +44,14 @@ export interface TokenBenchRow {
   cpuMsPerToken?: Record<string, number>;
   /** CPU cores busy during the level, per process (2 = this whole machine). */
   cpuCores?: Record<string, number>;
+  /**
+   * CPU milliseconds per granted token summed over the processes ON THE GRANT'S PATH (GRANT_PATH: token service,
+   * PostgREST when the service goes through it, Postgres postmaster + backends), the figure issue 16 sets a budget
+   * for. The load generator and the devstack gateway/auth server are the rig: in `cpuMsPerToken`, not in this sum.
+   */
+  cpuMsPerGrant?: number;
+  /** The processes summed in cpuMsPerGrant (those that did work during the level). */
+  grantPath?: string[];
   /** Extra token-service environment the run used (e.g. a different database path), if any. */
   serviceEnv?: Record<string, string>;
 }
@@ -120,6 +130,8 @@ function toRow(
   // Idle processes (livekit-server) are left out of the table.
   const busy = Object.entries(cpuSeconds).filter(([, s]) => s >= 0.01 * wallSeconds);
   const withTotal = [...busy, ['total', busy.reduce((sum, [, s]) => sum + s, 0)] as const];
+  const onPath = busy.filter(([name]) => GRANT_PATH.includes(name));
+  const pathSeconds = onPath.reduce((sum, [, s]) => sum + s, 0);
   return {
     connections,
     durationSeconds: result.duration,
@@ -138,6 +150,8 @@ function toRow(
       withTotal.map(([name, s]) => [name, granted > 0 ? round2((s * 1000) / granted) : 0]),
     ),
     cpuCores: Object.fromEntries(withTotal.map(([name, s]) => [name, round2(s / wallSeconds)])),
+    cpuMsPerGrant: granted > 0 ? round2((pathSeconds * 1000) / granted) : 0,
+    grantPath: onPath.map(([name]) => name),
   };
 }
 
@@ -191,17 +205,19 @@ export function writeTokenBenchResults(rows: TokenBenchRow[]): { json: string; m
             .join(', ')} | ${r.errors} |`,
       ),
       '',
-      'CPU milliseconds per granted token, per process (cores busy in brackets):',
+      'CPU milliseconds per granted token, per process (cores busy in brackets). "grant path" sums the processes',
+      'a grant costs in production (token service, PostgREST when on the path, Postgres); the load generator and',
+      'the devstack gateway are the rig, in "total" only:',
       '',
-      `| clients | ${processes.join(' | ')} |`,
-      `|--:|${processes.map(() => '--:').join('|')}|`,
+      `| clients | ${processes.join(' | ')} | grant path |`,
+      `|--:|${processes.map(() => '--:').join('|')}|--:|`,
       ...rows.map(
         (r) =>
           `| ${r.connections} | ${processes
             .map((p) =>
               r.cpuMsPerToken?.[p] === undefined ? '' : `${r.cpuMsPerToken[p]} (${r.cpuCores?.[p]})`,
             )
-            .join(' | ')} |`,
+            .join(' | ')} | ${r.cpuMsPerGrant ?? ''} (${(r.grantPath ?? []).join(' + ')}) |`,
       ),
       '',
       'Reproduce: `npx tsx bench/src/token-service.ts` (or `npm run bench -- token`).',

@@ -73,7 +73,8 @@ export function runFigures(run: BenchRun): SummaryFigures {
   const fifty = run.token?.find((row) => row.connections === 50);
   put('token.p99_ms_50_clients', fifty?.latencyMs.p99);
   put('token.tokens_per_s_50_clients', fifty?.tokensPerSecond);
-  put('token.cpu_ms_per_grant', fifty?.cpuMsPerToken?.total);
+  // The grant's path only (token service + PostgREST if used + Postgres), not the load generator or the gateway.
+  put('token.cpu_ms_per_grant', fifty?.cpuMsPerGrant);
   return figures;
 }
 
