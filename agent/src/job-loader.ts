@@ -50,3 +50,11 @@ export function applyJobLoader(loader: 'auto' | 'tsx'): 'node' | 'tsx' {
   process.execArgv.splice(0, process.execArgv.length, ...stripped);
   return 'node';
 }
+
+/**
+ * Bounds the young generation of the job processes forked from now on (AGENT_JOB_SEMI_SPACE_MB; 0 leaves V8's
+ * default). Passed the same way as the loader: through the `execArgv` the forks inherit, after the worker started.
+ */
+export function applyJobSemiSpace(mb: number): void {
+  if (mb > 0) process.execArgv.push(`--max-semi-space-size=${mb}`);
+}

@@ -73,6 +73,13 @@ export const agentEnv = z.object({
    * each job process ~33 MiB and ~1 s of start-up (bench/README.md, cost per call).
    */
   AGENT_JOB_LOADER: z.enum(['auto', 'tsx']).default('auto'),
+  /**
+   * Largest V8 semi-space of a job process, MiB (`--max-semi-space-size`); 0 = V8's default. V8 13 (Node 24) lets
+   * the young generation grow to 3 × 32 MiB, and a call's audio path allocates enough to fill it: each job process
+   * kept ~50 MiB more than on Node 20. A call's garbage is short-lived, so a small young generation costs
+   * more frequent but cheaper scavenges (bench/README.md, cost per call).
+   */
+  AGENT_JOB_SEMI_SPACE_MB: z.coerce.number().int().min(0).max(64).default(0),
 
   DEEPGRAM_API_KEY: z.string().min(1),
   /** Deepgram base URL (ws:// or wss://). Unset = Deepgram's public API. */
@@ -202,6 +209,7 @@ export interface AgentConfig {
   idleProcesses: number;
   jobStartNice: number;
   jobLoader: AgentEnv['AGENT_JOB_LOADER'];
+  jobSemiSpaceMb: number;
   loadThreshold: number;
   maxConcurrentCalls: number | undefined;
   supabase: { url: string; serviceRoleKey: string };
@@ -340,6 +348,7 @@ export function loadAgentConfig(
     idleProcesses: e.AGENT_IDLE_PROCESSES,
     jobStartNice: e.AGENT_JOB_START_NICE,
     jobLoader: e.AGENT_JOB_LOADER,
+    jobSemiSpaceMb: e.AGENT_JOB_SEMI_SPACE_MB,
     loadThreshold: e.AGENT_LOAD_THRESHOLD,
     maxConcurrentCalls: e.AGENT_MAX_CONCURRENT_CALLS,
     supabase: { url: e.SUPABASE_URL, serviceRoleKey: e.SUPABASE_SERVICE_ROLE_KEY },
