@@ -79,7 +79,7 @@ export const agentEnv = z.object({
    * kept ~50 MiB more than on Node 20. A call's garbage is short-lived, so a small young generation costs
    * more frequent but cheaper scavenges (bench/README.md, cost per call).
    */
-  AGENT_JOB_SEMI_SPACE_MB: z.coerce.number().int().min(0).max(64).default(0),
+  AGENT_JOB_SEMI_SPACE_MB: z.coerce.number().int().min(0).max(64).default(4),
 
   DEEPGRAM_API_KEY: z.string().min(1),
   /** Deepgram base URL (ws:// or wss://). Unset = Deepgram's public API. */
