@@ -67,11 +67,14 @@ export class JobCapacity {
   /** Jobs this worker accepted that its processes may not be running yet (job id → when accepted). */
   readonly #accepted = new Map<string, number>();
   #worker: RunningJobs | undefined;
+  // Plain fields, not parameter properties: agent/src is erasable-only TypeScript (tsconfig.job.json).
+  private readonly maxCalls: number;
+  private readonly now: () => number;
 
-  constructor(
-    private readonly maxCalls: number,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(maxCalls: number, now: () => number = Date.now) {
+    this.maxCalls = maxCalls;
+    this.now = now;
+  }
 
   /** The worker whose running jobs count; called with each load report (every 2.5 s). */
   observe(worker: RunningJobs): void {

@@ -4,6 +4,7 @@ import { type AgentServer, cli, ServerOptions } from '@livekit/agents';
 import { createLogger, createServiceClient } from '@voice/core';
 import { loadAgentConfig } from '@voice/core/config/agent';
 import { JobCapacity, jobRequestHandler } from './job-admission.ts';
+import { applyJobLoader, applyJobSemiSpace } from './job-loader.ts';
 import { startMetricsServer } from './metrics/metrics-server.ts';
 import { OBSERVATIONS_URL_ENV } from './metrics/observation-reporter.ts';
 import { AgentMetrics } from './metrics/prometheus.ts';
@@ -52,6 +53,11 @@ if (config.jobStartNice > 0 && !canRaisePriority()) {
   process.env.NODE_OPTIONS = [process.env.NODE_OPTIONS, lower].filter(Boolean).join(' ');
 }
 
+// Job processes (one per call) load the TypeScript sources with Node's own type stripping where this Node has it:
+// tsx's loader would cost each of them ~33 MiB and ~1 s of start-up (AGENT_JOB_LOADER, job-loader.ts).
+const jobLoader = applyJobLoader(config.jobLoader);
+applyJobSemiSpace(config.jobSemiSpaceMb);
+
 /** agents-js treats port 0 as "use 8081" in start mode, so pick a free port ourselves when asked for any. */
 async function resolvePort(port: number, host: string): Promise<number> {
   if (port !== 0) return port;
@@ -84,6 +90,9 @@ logger.info(
     models: Object.fromEntries(config.models.checks.map((c) => [c.variable, c.model])),
     metricsPort: metricsServer.port,
     healthPort,
+    jobLoader,
+    jobSemiSpaceMb: config.jobSemiSpaceMb,
+    node: process.version,
   },
   'agent worker starting',
 );

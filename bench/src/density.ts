@@ -40,6 +40,15 @@ export interface DensityLevel {
   rigCpu: { benchProcess: number; livekitServer: number; other: number };
   /** RSS of a job process hosting a call, mean MiB. */
   rssPerCallMiB: number;
+  /**
+   * The same job process's PSS (its share of shared pages: what the machine pays, summed over processes) and USS
+   * (its private pages), mean MiB, from smaps_rollup. RSS counts the shared file pages (node binary, onnxruntime,
+   * rtc-node) in full in every process. Absent in runs before these were measured.
+   */
+  pssPerCallMiB?: number;
+  ussPerCallMiB?: number;
+  /** PSS of the prewarmed job processes not hosting a call (the pool kept for the next calls), mean MiB. */
+  idleJobPssMiB?: number;
   workerMainCpu: number;
   treeCpu: number;
   treeRssMiB: number;
@@ -176,6 +185,9 @@ export async function runDensityLevel(
         other: round(cpuOf(rigProcesses) - cpuOf(benchOwn) - cpuOf(livekit), 3),
       },
       rssPerCallMiB: round(busy.reduce((s, p) => s + p.rssMiB, 0) / Math.max(1, busy.length)),
+      pssPerCallMiB: meanOf(busy.map((p) => p.pssMiB)),
+      ussPerCallMiB: meanOf(busy.map((p) => p.ussMiB)),
+      idleJobPssMiB: meanOf(jobs.slice(live.length).map((p) => p.pssMiB)),
       workerMainCpu: round(main, 3),
       treeCpu: round(window.totalCpu, 3),
       treeRssMiB: round(window.totalRssMiB),
@@ -193,6 +205,11 @@ export async function runDensityLevel(
     await Promise.all(calls.map((c) => c.close()));
     await rig.stop();
   }
+}
+
+function meanOf(values: Array<number | undefined>): number {
+  const known = values.filter((v): v is number => v !== undefined && Number.isFinite(v));
+  return known.length ? round(known.reduce((a, b) => a + b, 0) / known.length) : Number.NaN;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

@@ -83,6 +83,8 @@ export function comparison(run: BenchRun, dir: string, currentFile: string): str
       line(`density ${level.calls} calls: v2v p95 ms`, level.voiceToVoiceMs.p95, before?.voiceToVoiceMs.p95);
       line(`density ${level.calls} calls: underruns`, level.underruns, before?.underruns);
       line(`density ${level.calls} calls: CPU per call (cores)`, level.cpuPerCall, before?.cpuPerCall);
+      line(`density ${level.calls} calls: RSS per call MiB`, level.rssPerCallMiB, before?.rssPerCallMiB);
+      line(`density ${level.calls} calls: PSS per call MiB`, level.pssPerCallMiB, before?.pssPerCallMiB);
     }
   }
   if (run.token) {
@@ -105,7 +107,7 @@ export function markdown(run: BenchRun, compared: string[]): string {
       `${run.loadAverageAtEnd.join(' / ')} at the end (other work shared the machine when these are far above ${m.cores}).`,
   );
   out.push(
-    `Node ${run.versions.node}, livekit-server ${run.versions.livekitServer}, @livekit/agents ${run.versions.livekitAgents}, ` +
+    `Node ${run.versions.node} (${run.versions.nodeExecPath ?? 'path not recorded'}), livekit-server ${run.versions.livekitServer}, @livekit/agents ${run.versions.livekitAgents}, ` +
       `@livekit/rtc-node ${run.versions.livekitRtcNode}.`,
   );
   out.push(
@@ -195,13 +197,13 @@ export function markdown(run: BenchRun, compared: string[]): string {
   if (run.density) {
     out.push('', '## Density (N concurrent calls on one worker)', '');
     out.push(
-      '| calls | completed | turns | v2v p50 | v2v p95 | v2v max | underruns | reply stretch p95 ms | CPU/call (cores) | of it JS thread | RSS/call MiB | worker main CPU | tree CPU | tree RSS MiB | greeting p50 ms | caller mic dropouts | caller loop p99 ms | rig CPU: bench process / livekit / other | load avg |',
+      '| calls | completed | turns | v2v p50 | v2v p95 | v2v max | underruns | reply stretch p95 ms | CPU/call (cores) | of it JS thread | RSS/call MiB | PSS / USS per call MiB | idle job PSS MiB | worker main CPU | tree CPU | tree RSS MiB | greeting p50 ms | caller mic dropouts | caller loop p99 ms | rig CPU: bench process / livekit / other | load avg |',
     );
-    out.push('|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|:--|');
+    out.push('|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|:--|');
     for (const l of run.density.levels) {
       out.push(
         `| ${l.calls} | ${l.completedCalls} | ${l.turns} | ${l.voiceToVoiceMs.p50} | ${l.voiceToVoiceMs.p95} | ${l.voiceToVoiceMs.max} | ${l.underruns} | ` +
-          `${l.replyStretchMs.p95} | ${l.cpuPerCall} | ${l.jsThreadCpuPerCall ?? ''} | ${l.rssPerCallMiB} | ${l.workerMainCpu} | ${l.treeCpu} | ${l.treeRssMiB} | ${l.setupMs.p50} | ${l.callerMicDropouts} | ${l.callerLoopDelayP99Ms} | ${l.rigCpu ? `${l.rigCpu.benchProcess} / ${l.rigCpu.livekitServer} / ${l.rigCpu.other}` : ''} | ${l.loadAverage.join(' / ')} |`,
+          `${l.replyStretchMs.p95} | ${l.cpuPerCall} | ${l.jsThreadCpuPerCall ?? ''} | ${l.rssPerCallMiB} | ${fmt(l.pssPerCallMiB)} / ${fmt(l.ussPerCallMiB)} | ${fmt(l.idleJobPssMiB)} | ${l.workerMainCpu} | ${l.treeCpu} | ${l.treeRssMiB} | ${l.setupMs.p50} | ${l.callerMicDropouts} | ${l.callerLoopDelayP99Ms} | ${l.rigCpu ? `${l.rigCpu.benchProcess} / ${l.rigCpu.livekitServer} / ${l.rigCpu.other}` : ''} | ${l.loadAverage.join(' / ')} |`,
       );
     }
     for (const l of run.density.levels)

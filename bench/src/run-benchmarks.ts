@@ -73,6 +73,13 @@ const run: BenchRun = {
   ...(values.note ? { note: values.note } : {}),
 };
 log(
+  `node ${run.versions.node} (${process.execPath}); the agent worker runs on the node first on PATH: ${run.versions.agentNode}`,
+);
+if (run.versions.agentNode !== run.versions.node)
+  log(
+    'WARNING: the agent would run on another Node than the benchmark: put the wanted Node first on PATH (bench/README.md)',
+  );
+log(
   `machine: ${run.machine.cpuModel}, ${run.machine.cores} cores, load average ${run.machine.loadAverage.join(' / ')}`,
 );
 
@@ -213,7 +220,7 @@ writeFileSync(path.join(RESULTS_DIR, file), `${JSON.stringify(run, null, 2)}\n`)
 const md = markdown(run, compared);
 writeFileSync(path.join(RESULTS_DIR, 'latest.md'), md);
 writeFileSync(path.join(RESULTS_DIR, file.replace(/\.json$/, '.md')), md);
-writeLatestSummary(RESULTS_DIR, file, runFigures(run));
+writeLatestSummary(RESULTS_DIR, file, runFigures(run), run.versions.agentNode ?? run.versions.node);
 process.stdout.write(`${md}\n`);
 log(`wrote bench/results/${file}, latest.md and latest.json`);
 process.exit(0);

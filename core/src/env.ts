@@ -2,15 +2,19 @@ import { z } from 'zod';
 
 /** Raised at start-up when the environment does not satisfy a service's config schema. */
 export class ConfigError extends Error {
-  constructor(
-    readonly service: string,
-    readonly problems: readonly { variable: string; message: string }[],
-  ) {
+  // Declared fields, not constructor parameter properties: job processes on Node 22.18+ load this file with Node's
+  // own type stripping, which refuses syntax that needs code generated (agent/src/main.ts, AGENT_JOB_TSX).
+  readonly service: string;
+  readonly problems: readonly { variable: string; message: string }[];
+
+  constructor(service: string, problems: readonly { variable: string; message: string }[]) {
     super(
       `${service}: invalid configuration\n` +
         problems.map((p) => `  - ${p.variable}: ${p.message}`).join('\n') +
         '\nSee .env.example for every variable and its meaning.',
     );
+    this.service = service;
+    this.problems = problems;
     this.name = 'ConfigError';
   }
 }

@@ -49,6 +49,12 @@ export const CALLER_AUDIO_INPUT = {
   // made per-frame overhead the largest part of a call's JS thread (issue 16). Deepgram gets 20 ms messages anyway
   // and Silero reads 32 ms windows; the cost is up to 10 ms more before the last audio of a turn reaches them.
   audioFrameSizeMs: 20,
+  // No remote session host (option added by patches/@livekit+agents): agents 1.9 sends every session event (each
+  // interim transcript, state change, metrics update) to the caller as a byte stream on `lk.agent.session`, three
+  // FFI requests each, ~3-5 % of a call's JS thread, and no client of ours reads them. It also answers the caller's
+  // requests on that topic, among them the agent's instructions (our system prompt) and text turns that bypass
+  // the microphone: nothing a caller should be able to ask for.
+  sessionHost: false,
 } as const;
 
 /**

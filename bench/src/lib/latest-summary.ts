@@ -25,6 +25,7 @@ export const SUMMARY_KEYS = [
   'turns.interruption_stop_rate_500ms',
   'density.cpu_per_call_cores',
   'density.rss_per_call_mib',
+  'density.pss_per_call_mib',
   'density.calls_on_one_core',
   'token.cpu_ms_per_grant',
   'token.p99_ms_50_clients',
@@ -37,8 +38,12 @@ export interface LatestSummary {
   /** The run this file was written by. */
   run: string;
   node: string;
-  summary: Record<SummaryKey, number | null>;
+  /** The figures; `node_version` is the Node of the run that wrote this file (figures carried over from older runs
+   * may come from another: `measuredOnNode`). */
+  summary: Record<SummaryKey, number | null> & { node_version: string };
   measuredIn: Record<SummaryKey, string | null>;
+  /** The Node (the agent's) each figure was measured on; null: unknown (measured before this was recorded). */
+  measuredOnNode: Record<SummaryKey, string | null>;
 }
 
 const finite = (value: number | undefined): number | undefined =>
@@ -70,6 +75,7 @@ export function runFigures(run: BenchRun): SummaryFigures {
   const single = run.density?.levels.find((level) => level.calls === 1);
   put('density.cpu_per_call_cores', single?.cpuPerCall);
   put('density.rss_per_call_mib', single?.rssPerCallMiB);
+  put('density.pss_per_call_mib', single?.pssPerCallMiB);
   const fifty = run.token?.find((row) => row.connections === 50);
   put('token.p99_ms_50_clients', fifty?.latencyMs.p99);
   put('token.tokens_per_s_50_clients', fifty?.tokensPerSecond);
@@ -78,25 +84,36 @@ export function runFigures(run: BenchRun): SummaryFigures {
   return figures;
 }
 
-/** Merges this run's figures over the previous latest.json and writes it. */
-export function writeLatestSummary(dir: string, runFile: string, figures: SummaryFigures): LatestSummary {
+/**
+ * Merges this run's figures over the previous latest.json and writes it. `node` is the Node the agent ran on (the
+ * CPU and memory figures depend on it: Node 20's AsyncLocalStorage promise hooks cost a call ~6 % of its JS time).
+ */
+export function writeLatestSummary(
+  dir: string,
+  runFile: string,
+  figures: SummaryFigures,
+  node: string = process.version,
+): LatestSummary {
   const file = path.join(dir, 'latest.json');
   const previous: Partial<LatestSummary> = existsSync(file)
     ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<LatestSummary>)
     : {};
-  const summary = {} as Record<SummaryKey, number | null>;
+  const summary = { node_version: node } as LatestSummary['summary'];
   const measuredIn = {} as Record<SummaryKey, string | null>;
+  const measuredOnNode = {} as Record<SummaryKey, string | null>;
   for (const key of SUMMARY_KEYS) {
     const value = figures[key];
     if (value !== undefined) {
       summary[key] = value;
       measuredIn[key] = runFile;
+      measuredOnNode[key] = node;
     } else {
       summary[key] = previous.summary?.[key] ?? null;
       measuredIn[key] = previous.measuredIn?.[key] ?? null;
+      measuredOnNode[key] = previous.measuredOnNode?.[key] ?? null;
     }
   }
-  const latest: LatestSummary = { run: runFile, node: process.version, summary, measuredIn };
+  const latest: LatestSummary = { run: runFile, node, summary, measuredIn, measuredOnNode };
   writeFileSync(file, `${JSON.stringify(latest, null, 2)}\n`);
   return latest;
 }

@@ -14,7 +14,14 @@ export interface MachineInfo {
 }
 
 export interface Versions {
+  /** The Node that ran the benchmark (and the services the devstack spawns with process.execPath). */
   node: string;
+  nodeExecPath?: string;
+  /**
+   * The Node first on PATH: the agent worker starts through tsx's `#!/usr/bin/env node`, so this is the agent's
+   * (and its job processes') Node. Put the wanted Node first on PATH and both agree (bench/README.md).
+   */
+  agentNode?: string;
   livekitServer: string;
   livekitAgents: string;
   livekitRtcNode: string;
@@ -53,8 +60,16 @@ export function versions(livekitServerBinary: string | undefined): Versions {
       livekitServer = livekitServerBinary.match(/v\d+\.\d+\.\d+/)?.[0] ?? 'unknown';
     }
   }
+  let agentNode = 'unknown';
+  try {
+    agentNode = execFileSync('node', ['--version'], { encoding: 'utf8' }).trim();
+  } catch {
+    // no node on PATH: the agent worker would not start either
+  }
   return {
     node: process.version,
+    nodeExecPath: process.execPath,
+    agentNode,
     livekitServer,
     livekitAgents: packageVersion('@livekit/agents'),
     livekitRtcNode: packageVersion('@livekit/rtc-node'),

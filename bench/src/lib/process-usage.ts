@@ -65,6 +65,34 @@ export function sampleProcess(pid: number): ProcessSample | undefined {
   }
 }
 
+/**
+ * Memory of a process as the machine pays it, from /proc/<pid>/smaps_rollup (Linux 4.14+). RSS counts every
+ * resident page the process maps, shared file pages (the node binary, onnxruntime, rtc-node) included in full in
+ * every process; PSS divides each shared page among the processes mapping it (summed over processes it is the
+ * real total); USS is the process's private pages alone (what ending it would free).
+ */
+export interface MemoryRollup {
+  rssMiB: number;
+  pssMiB: number;
+  ussMiB: number;
+}
+
+export function memoryRollup(pid: number): MemoryRollup | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  } catch {
+    return undefined; // exited, or no smaps_rollup
+  }
+  const kb = (field: string) =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN);
+  return {
+    rssMiB: kb('Rss') / 1024,
+    pssMiB: kb('Pss') / 1024,
+    ussMiB: (kb('Private_Clean') + kb('Private_Dirty')) / 1024,
+  };
+}
+
 export function sampleTree(root: number): ProcessSample[] {
   return descendants(root)
     .map(sampleProcess)
@@ -82,6 +110,9 @@ export interface TreeWindow {
     /** CPU share of the main (JS) thread alone. */
     mainThreadCpu: number;
     rssMiB: number;
+    /** From smaps_rollup at the end of the window (job processes only: reading it walks every mapping). */
+    pssMiB?: number;
+    ussMiB?: number;
   }>;
   totalCpu: number;
   totalRssMiB: number;
@@ -102,6 +133,7 @@ export function startWindow(root: number): { end(): TreeWindow } {
         cpu: (s.cpuSeconds - (before.get(s.pid)?.cpuSeconds ?? 0)) / seconds,
         mainThreadCpu: (s.mainThreadCpuSeconds - (before.get(s.pid)?.mainThreadCpuSeconds ?? 0)) / seconds,
         rssMiB: s.rssMiB,
+        ...(s.isJob ? pssUss(s.pid) : {}),
       }));
       return {
         seconds,
@@ -111,4 +143,9 @@ export function startWindow(root: number): { end(): TreeWindow } {
       };
     },
   };
+}
+
+function pssUss(pid: number): { pssMiB?: number; ussMiB?: number } {
+  const m = memoryRollup(pid);
+  return m ? { pssMiB: m.pssMiB, ussMiB: m.ussMiB } : {};
 }

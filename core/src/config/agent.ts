@@ -67,6 +67,19 @@ export const agentEnv = z.object({
    * p50 1538/1607 ms at 0, 1336/1413 ms at 10.
    */
   AGENT_JOB_START_NICE: z.coerce.number().int().min(0).max(19).default(10),
+  /**
+   * How job processes load the TypeScript sources. `auto`: with Node's own type stripping where the Node running the
+   * worker has it (22.18+, 24: the image), else with tsx like the worker; `tsx`: always tsx. tsx's loader costs
+   * each job process ~33 MiB and ~1 s of start-up (bench/README.md, cost per call).
+   */
+  AGENT_JOB_LOADER: z.enum(['auto', 'tsx']).default('auto'),
+  /**
+   * Largest V8 semi-space of a job process, MiB (`--max-semi-space-size`); 0 = V8's default. V8 13 (Node 24) lets
+   * the young generation grow to 3 × 32 MiB, and a call's audio path allocates enough to fill it: each job process
+   * kept ~50 MiB more than on Node 20. A call's garbage is short-lived, so a small young generation costs
+   * more frequent but cheaper scavenges (bench/README.md, cost per call).
+   */
+  AGENT_JOB_SEMI_SPACE_MB: z.coerce.number().int().min(0).max(64).default(4),
 
   DEEPGRAM_API_KEY: z.string().min(1),
   /** Deepgram base URL (ws:// or wss://). Unset = Deepgram's public API. */
@@ -195,6 +208,8 @@ export interface AgentConfig {
   http: { host: string; healthPort: number; metricsPort: number };
   idleProcesses: number;
   jobStartNice: number;
+  jobLoader: AgentEnv['AGENT_JOB_LOADER'];
+  jobSemiSpaceMb: number;
   loadThreshold: number;
   maxConcurrentCalls: number | undefined;
   supabase: { url: string; serviceRoleKey: string };
@@ -332,6 +347,8 @@ export function loadAgentConfig(
     http: { host: e.AGENT_HTTP_HOST, healthPort: e.AGENT_HEALTH_PORT, metricsPort: e.AGENT_METRICS_PORT },
     idleProcesses: e.AGENT_IDLE_PROCESSES,
     jobStartNice: e.AGENT_JOB_START_NICE,
+    jobLoader: e.AGENT_JOB_LOADER,
+    jobSemiSpaceMb: e.AGENT_JOB_SEMI_SPACE_MB,
     loadThreshold: e.AGENT_LOAD_THRESHOLD,
     maxConcurrentCalls: e.AGENT_MAX_CONCURRENT_CALLS,
     supabase: { url: e.SUPABASE_URL, serviceRoleKey: e.SUPABASE_SERVICE_ROLE_KEY },
