@@ -81,6 +81,8 @@ export interface RigOptions {
   idleProcesses?: number;
   /** Extra agent environment (the knobs the agent reads). */
   agentEnv?: Record<string, string>;
+  /** `taskset -c` CPU list for the agent worker and its job processes (density: a core of their own). */
+  agentCpus?: string;
   log: (line: string) => void;
 }
 
@@ -132,6 +134,7 @@ export async function startRig(stack: RunningStack, options: RigOptions): Promis
     const worker = await startAgentWorker(stack.info, standins, {
       agentName,
       readyTimeoutMs: 180_000,
+      ...(options.agentCpus === undefined ? {} : { cpus: options.agentCpus }),
       env: {
         AGENT_GREETING: GREETING,
         AGENT_IDLE_PROCESSES: String(idleProcesses),

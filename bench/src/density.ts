@@ -4,6 +4,7 @@ import { frameRms } from '@voice/devstack/standins/speech-detector';
 import { sleep } from '../../e2e/src/agent-speech.ts';
 import { BenchCall, benchStandinScripts, benchUsers, REPLY, startRig } from './call-rig.ts';
 import { loadAverage } from './lib/machine.ts';
+import { allowedCpus, type Pinning, pinTree, startCoreWindow } from './lib/pinning.ts';
 import { startWindow, type TreeWindow } from './lib/process-usage.ts';
 import { round, type Summary, summarize } from './lib/stats.ts';
 import { countJobs, waitForIdlePool } from './voice.ts';
@@ -51,6 +52,14 @@ export interface DensityLevel {
   loadAverage: number[];
   windowSeconds: number;
   durationSeconds: number;
+  /**
+   * When the level ran pinned (`--pin`): the CPU lists asked for, the lists the kernel reported for the agent's
+   * processes and the rig's at the end of the window (proof the pinning held), and how busy each core was over the
+   * window whoever used it (the agent core minus treeCpu = other sessions' work on that core).
+   */
+  pinning?: Pinning & { agentAllowed: string[]; rigAllowed: string[]; coreBusy: number[] };
+  /** "meets" the one-core bound (`oneCoreShortfall`), or why not. */
+  oneCore?: string;
 }
 
 /** A stretch above this is an audible gap (one lost 20 ms Opus packet is concealed; 60 ms is not). */
@@ -83,13 +92,19 @@ export async function runDensityLevel(
     timeoutMs: number;
     /** Extra agent environment (`--agent-env`), as for the other benchmarks. */
     agentEnv?: Record<string, string>;
+    /** Rig on one core, agent worker on another (see lib/pinning.ts); undefined = not pinned. */
+    pin?: Pinning;
     log: (line: string) => void;
   },
 ): Promise<DensityLevel> {
   const startedAt = Date.now();
   const n = options.calls;
+  // Everything this process has started so far (the stack's services) and everything it starts from now on
+  // (token service, stand-ins, espeak-ng) runs on the rig's core; the worker is started on its own.
+  if (options.pin) pinTree(process.pid, options.pin.rig);
   const rig = await startRig(stack, {
     idleProcesses: n,
+    ...(options.pin ? { agentCpus: options.pin.agent } : {}),
     // The worker takes exactly N calls (e2e's worker default caps at 4). The callers stay silent while the pool
     // refills (up to 2 min on a loaded machine): the agent's idle timer (45 s prompt, 90 s end) must not end the
     // calls before the turns start. `--agent-env` still wins.
@@ -129,6 +144,7 @@ export async function runDensityLevel(
     await waitForIdlePool(rig, countJobs(rig), Math.min(120_000, Math.max(0, budget() - 60_000)));
     const measuring = startWindow(rig.worker.process.pid);
     const measuringAll = startWindow(process.pid);
+    const cores = startCoreWindow();
     const turnResults = await Promise.allSettled(
       live.map(async (call, i) => {
         await sleep(((i * 997) % 2000) + 100); // spread the first questions over 2 s
@@ -144,6 +160,7 @@ export async function runDensityLevel(
     );
     window = measuring.end();
     const all = measuringAll.end();
+    const coreBusy = cores.end();
     for (const r of turnResults)
       if (r.status === 'rejected') failures.push(`turn: ${String(r.reason)}`.slice(0, 200));
     const turns = live.flatMap((c) => c.turns);
@@ -160,6 +177,7 @@ export async function runDensityLevel(
       );
     const benchOwn = rigProcesses.filter((p) => p.pid === process.pid || /espeak|sox/.test(p.cmdline));
     const livekit = rigProcesses.filter((p) => /livekit-server/.test(p.cmdline));
+    const allowed = (pids: number[]) => [...new Set(pids.map((pid) => allowedCpus(pid) ?? '?'))].sort();
     return {
       calls: n,
       completedCalls: turnResults.filter((r) => r.status === 'fulfilled').length,
@@ -188,6 +206,16 @@ export async function runDensityLevel(
       loadAverage: loadAverage(),
       windowSeconds: round(window.seconds, 1),
       durationSeconds: round((Date.now() - startedAt) / 1000),
+      ...(options.pin
+        ? {
+            pinning: {
+              ...options.pin,
+              agentAllowed: allowed(window.processes.map((p) => p.pid)),
+              rigAllowed: allowed(rigProcesses.map((p) => p.pid)),
+              coreBusy,
+            },
+          }
+        : {}),
     };
   } finally {
     await Promise.all(calls.map((c) => c.close()));
@@ -228,4 +256,39 @@ function emptyLevel(calls: number, failures: string[], startedAt: number): Densi
     windowSeconds: 0,
     durationSeconds: round((Date.now() - startedAt) / 1000),
   };
+}
+
+/** Issue 16's bound on latency under load: a level's v2v p95 may be at most this many times the 1-call p95. */
+export const ONE_CORE_P95_FACTOR = 1.3;
+
+/**
+ * Why a level does not count towards "calls on one core" (undefined: it does): every call completed, no reply
+ * underran, and voice-to-voice p95 ≤ 1.3 × the single-call level's p95.
+ */
+export function oneCoreShortfall(level: DensityLevel, singleCallP95: number | undefined): string | undefined {
+  if (level.completedCalls < level.calls) return `${level.calls - level.completedCalls} calls failed`;
+  if (level.turns === 0) return 'no turns';
+  if (level.underruns > 0) return `${level.underruns} underruns`;
+  if (singleCallP95 === undefined || !Number.isFinite(singleCallP95))
+    return 'no single-call p95 to compare with';
+  const bound = Math.round(ONE_CORE_P95_FACTOR * singleCallP95);
+  if (level.voiceToVoiceMs.p95 > bound) return `v2v p95 ${level.voiceToVoiceMs.p95} ms > ${bound} ms`;
+  return undefined;
+}
+
+/**
+ * Calls on one agent core: the largest N such that the level of N calls and every measured level below it meet
+ * `oneCoreShortfall` (a level that passes above a failed one is noise, not capacity). Needs the 1-call level as
+ * the reference; undefined without it or when even one call fails the bound.
+ */
+export function callsOnOneCore(levels: readonly DensityLevel[]): number | undefined {
+  const sorted = [...levels].sort((a, b) => a.calls - b.calls);
+  const single = sorted.find((l) => l.calls === 1);
+  if (!single) return undefined;
+  let best: number | undefined;
+  for (const level of sorted) {
+    if (oneCoreShortfall(level, single.voiceToVoiceMs.p95) !== undefined) break;
+    best = level.calls;
+  }
+  return best;
 }
