@@ -5,7 +5,7 @@ import { sleep } from '../../e2e/src/agent-speech.ts';
 import { BenchCall, benchStandinScripts, benchUsers, REPLY, startRig } from './call-rig.ts';
 import { loadAverage } from './lib/machine.ts';
 import { allowedCpus, type Pinning, pinTree, startCoreWindow } from './lib/pinning.ts';
-import { startWindow, type TreeWindow } from './lib/process-usage.ts';
+import { startThreadWindow, startWindow, type TreeWindow } from './lib/process-usage.ts';
 import { round, type Summary, summarize } from './lib/stats.ts';
 import { countJobs, waitForIdlePool } from './voice.ts';
 
@@ -39,6 +39,8 @@ export interface DensityLevel {
    * token service). On 2 shared cores this is taken from the agent too.
    */
   rigCpu: { benchProcess: number; livekitServer: number; other: number };
+  /** The benchmark process's CPU by thread name (share of one core, all calls): where the callers' CPU goes. */
+  benchThreadCpu?: Record<string, number>;
   /** RSS of a job process hosting a call, mean MiB. */
   rssPerCallMiB: number;
   workerMainCpu: number;
@@ -145,6 +147,7 @@ export async function runDensityLevel(
     const measuring = startWindow(rig.worker.process.pid);
     const measuringAll = startWindow(process.pid);
     const cores = startCoreWindow();
+    const benchThreads = startThreadWindow(process.pid);
     const turnResults = await Promise.allSettled(
       live.map(async (call, i) => {
         await sleep(((i * 997) % 2000) + 100); // spread the first questions over 2 s
@@ -161,6 +164,7 @@ export async function runDensityLevel(
     window = measuring.end();
     const all = measuringAll.end();
     const coreBusy = cores.end();
+    const benchThreadCpu = benchThreads.end();
     for (const r of turnResults)
       if (r.status === 'rejected') failures.push(`turn: ${String(r.reason)}`.slice(0, 200));
     const turns = live.flatMap((c) => c.turns);
@@ -193,6 +197,7 @@ export async function runDensityLevel(
         livekitServer: cpuOf(livekit),
         other: round(cpuOf(rigProcesses) - cpuOf(benchOwn) - cpuOf(livekit), 3),
       },
+      benchThreadCpu,
       rssPerCallMiB: round(busy.reduce((s, p) => s + p.rssMiB, 0) / Math.max(1, busy.length)),
       workerMainCpu: round(main, 3),
       treeCpu: round(window.totalCpu, 3),
