@@ -1,8 +1,10 @@
+import path from 'node:path';
 import type { RunningStack } from '@voice/devstack/stack';
 import { synthesizeSpeech } from '@voice/devstack/standins/espeak';
 import { frameRms } from '@voice/devstack/standins/speech-detector';
 import { sleep } from '../../e2e/src/agent-speech.ts';
 import { BenchCall, benchStandinScripts, benchUsers, REPLY, startRig } from './call-rig.ts';
+import { startCpuProfile } from './lib/cpu-profile.ts';
 import { loadAverage } from './lib/machine.ts';
 import { allowedCpus, type Pinning, pinTree, startCoreWindow } from './lib/pinning.ts';
 import { startThreadWindow, startWindow, type TreeWindow } from './lib/process-usage.ts';
@@ -94,6 +96,8 @@ export async function runDensityLevel(
     timeoutMs: number;
     /** Extra agent environment (`--agent-env`), as for the other benchmarks. */
     agentEnv?: Record<string, string>;
+    /** Directory for a CPU profile of this process (the callers) over each level's measured window. */
+    cpuProfileDir?: string;
     /** Rig on one core, agent worker on another (see lib/pinning.ts); undefined = not pinned. */
     pin?: Pinning;
     log: (line: string) => void;
@@ -148,6 +152,7 @@ export async function runDensityLevel(
     const measuringAll = startWindow(process.pid);
     const cores = startCoreWindow();
     const benchThreads = startThreadWindow(process.pid);
+    const profiler = options.cpuProfileDir ? await startCpuProfile() : undefined;
     const turnResults = await Promise.allSettled(
       live.map(async (call, i) => {
         await sleep(((i * 997) % 2000) + 100); // spread the first questions over 2 s
@@ -165,6 +170,11 @@ export async function runDensityLevel(
     const all = measuringAll.end();
     const coreBusy = cores.end();
     const benchThreadCpu = benchThreads.end();
+    if (profiler && options.cpuProfileDir) {
+      const file = path.join(options.cpuProfileDir, `density-${n}-calls-${Date.now()}.cpuprofile`);
+      await profiler.stop(file);
+      options.log(`density ${n}: CPU profile of the benchmark process in ${file}`);
+    }
     for (const r of turnResults)
       if (r.status === 'rejected') failures.push(`turn: ${String(r.reason)}`.slice(0, 200));
     const turns = live.flatMap((c) => c.turns);
