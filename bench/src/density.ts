@@ -50,7 +50,9 @@ export interface DensityLevel {
   treeRssMiB: number;
   jobProcesses: number;
   setupMs: Summary;
-  /** Microphone frames the callers could not send in time, all calls; worst event-loop delay p99 of a caller. */
+  /** The callers' audio rate, both ways (Hz). */
+  callerSampleRate?: number;
+  /** Microphone audio (10 ms units) the callers could not send in time, all calls; worst event-loop delay p99 of a caller. */
   callerMicDropouts: number;
   callerLoopDelayP99Ms: number;
   loadAverage: number[];
@@ -98,6 +100,8 @@ export async function runDensityLevel(
     agentEnv?: Record<string, string>;
     /** Directory for a CPU profile of this process (the callers) over each level's measured window. */
     cpuProfileDir?: string;
+    /** The callers' audio rate (`--caller-rate`). */
+    callerSampleRate?: number;
     /** Rig on one core, agent worker on another (see lib/pinning.ts); undefined = not pinned. */
     pin?: Pinning;
     log: (line: string) => void;
@@ -111,6 +115,7 @@ export async function runDensityLevel(
   const rig = await startRig(stack, {
     idleProcesses: n,
     ...(options.pin ? { agentCpus: options.pin.agent } : {}),
+    ...(options.callerSampleRate ? { callerSampleRate: options.callerSampleRate } : {}),
     // The worker takes exactly N calls (e2e's worker default caps at 4). The callers stay silent while the pool
     // refills (up to 2 min on a loaded machine): the agent's idle timer (45 s prompt, 90 s end) must not end the
     // calls before the turns start. `--agent-env` still wins.
@@ -136,7 +141,7 @@ export async function runDensityLevel(
     const opened = await Promise.allSettled(
       users.map(async (user, i) => {
         await sleep(i * 150);
-        const call = new BenchCall();
+        const call = new BenchCall({ sampleRate: rig.callerSampleRate });
         calls.push(call);
         await call.open(rig, user, Math.min(90_000, Math.max(5_000, budget())));
         return call;
@@ -208,6 +213,7 @@ export async function runDensityLevel(
         other: round(cpuOf(rigProcesses) - cpuOf(benchOwn) - cpuOf(livekit), 3),
       },
       benchThreadCpu,
+      callerSampleRate: rig.callerSampleRate,
       rssPerCallMiB: round(busy.reduce((s, p) => s + p.rssMiB, 0) / Math.max(1, busy.length)),
       workerMainCpu: round(main, 3),
       treeCpu: round(window.totalCpu, 3),

@@ -41,6 +41,8 @@ const { values, positionals } = parseArgs({
     // Density only: RIG:AGENT taskset CPU lists ("0:1": callers, stand-ins, livekit-server and the stack on core 0,
     // the agent worker and its job processes on core 1), or "off". The other benchmarks never pin.
     pin: { type: 'string', default: '0:1' },
+    // Density: the callers' audio rate both ways (Opus stays 48 kHz on the wire; less audio through FFI and JS).
+    'caller-rate': { type: 'string', default: '16000' },
     // Density: a CPU profile of the benchmark process (its callers) over each level's window, written to this dir.
     'cpu-profile': { type: 'string' },
     note: { type: 'string' },
@@ -168,6 +170,7 @@ try {
         timeoutMs: Number(values['density-level-timeout']) * 1000,
         agentEnv,
         ...(pin ? { pin } : {}),
+        callerSampleRate: Number(values['caller-rate']),
         ...(values['cpu-profile'] ? { cpuProfileDir: values['cpu-profile'] } : {}),
         log,
       });
