@@ -29,6 +29,8 @@ export interface DensityLevel {
   voiceToVoiceMs: Summary;
   /** Reply span at the caller minus the TTS clip's own span. */
   replyStretchMs: Summary;
+  /** The fixed stretch an underrun is counted above (see `stretchOffsetMs` in runDensityLevel's options). */
+  stretchOffsetMs?: number;
   underruns: number;
   /** CPU share of one core per call (job processes hosting a call), mean. */
   cpuPerCall: number;
@@ -94,6 +96,13 @@ export async function runDensityLevel(
     calls: number;
     turnsPerCall: number;
     expectedSpanMs: number;
+    /**
+     * The measurement's own fixed stretch, from the 1-call level (its smallest reply stretch): every reply of an
+     * unloaded single call reached the caller ~70 ms longer than the clip (10 ms frame quantisation at both ends,
+     * the agent's playout), so a fixed 60 ms bound flagged all of them. Undefined for the 1-call level itself,
+     * which takes its own smallest stretch.
+     */
+    stretchOffsetMs?: number;
     /** Hard bound for the level, start-up included. */
     timeoutMs: number;
     /** Extra agent environment (`--agent-env`), as for the other benchmarks. */
@@ -184,6 +193,7 @@ export async function runDensityLevel(
       if (r.status === 'rejected') failures.push(`turn: ${String(r.reason)}`.slice(0, 200));
     const turns = live.flatMap((c) => c.turns);
     const stretch = turns.map((t) => t.replySpanMs - options.expectedSpanMs);
+    const offset = Math.max(0, options.stretchOffsetMs ?? (stretch.length ? Math.min(...stretch) : 0));
     const jobs = window.processes.filter((p) => p.isJob).sort((a, b) => b.cpu - a.cpu);
     const busy = jobs.slice(0, live.length);
     const main = window.processes.filter((p) => !p.isJob).reduce((s, p) => s + p.cpu, 0);
@@ -204,7 +214,8 @@ export async function runDensityLevel(
       turns: turns.length,
       voiceToVoiceMs: summarize(turns.map((t) => t.voiceToVoiceMs)),
       replyStretchMs: summarize(stretch),
-      underruns: stretch.filter((s) => s > UNDERRUN_STRETCH_MS).length,
+      underruns: stretch.filter((s) => s - offset > UNDERRUN_STRETCH_MS).length,
+      stretchOffsetMs: offset,
       cpuPerCall: round(busy.reduce((s, p) => s + p.cpu, 0) / Math.max(1, busy.length), 3),
       jsThreadCpuPerCall: round(busy.reduce((s, p) => s + p.mainThreadCpu, 0) / Math.max(1, busy.length), 3),
       rigCpu: {

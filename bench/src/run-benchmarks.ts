@@ -167,6 +167,9 @@ try {
         calls,
         turnsPerCall: Number(values['turns-per-call']),
         expectedSpanMs: expected,
+        ...(run.density.levels[0]?.stretchOffsetMs !== undefined
+          ? { stretchOffsetMs: run.density.levels[0].stretchOffsetMs }
+          : {}),
         timeoutMs: Number(values['density-level-timeout']) * 1000,
         agentEnv,
         ...(pin ? { pin } : {}),
