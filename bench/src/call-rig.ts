@@ -14,7 +14,7 @@ import {
 import { createTestUser, serviceClient } from '@voice/devstack/testing/users';
 import { sleep } from '../../e2e/src/agent-speech.ts';
 import { type RunningAgentWorker, startAgentWorker } from '../../e2e/src/agent-worker.ts';
-import { BenchCaller } from './bench-caller.ts';
+import { BenchCaller, type BenchCallerOptions } from './bench-caller.ts';
 
 /**
  * The benchmark rig: the local stack (Postgres, PostgREST, auth, livekit-server), the provider stand-ins at the
@@ -74,6 +74,8 @@ export interface Rig {
   logDir: string;
   /** Idle job processes the worker keeps warm. */
   idleProcesses: number;
+  /** The callers' audio rate (the clips are synthesised at it); see BenchCallerOptions. */
+  callerSampleRate: number;
   stop(): Promise<void>;
 }
 
@@ -81,6 +83,10 @@ export interface RigOptions {
   idleProcesses?: number;
   /** Extra agent environment (the knobs the agent reads). */
   agentEnv?: Record<string, string>;
+  /** The callers' audio rate, both ways (default 48 kHz). */
+  callerSampleRate?: number;
+  /** `taskset -c` CPU list for the agent worker and its job processes (density: a core of their own). */
+  agentCpus?: string;
   log: (line: string) => void;
 }
 
@@ -113,8 +119,9 @@ export async function startRig(stack: RunningStack, options: RigOptions): Promis
   mkdirSync(logDir, { recursive: true });
   const agentName = `voice-agent-bench-${randomUUID().slice(0, 8)}`;
   const idleProcesses = options.idleProcesses ?? 2;
+  const callerSampleRate = options.callerSampleRate ?? 48_000;
   const clips = await Promise.all(
-    QUESTIONS.map((q) => speechClip(q, { sampleRate: 48_000, trailSilenceMs: 800 })),
+    QUESTIONS.map((q) => speechClip(q, { sampleRate: callerSampleRate, trailSilenceMs: 800 })),
   );
   const standins = await startProviderStandins({ profile: BENCH_PROFILE });
   standins.configure(benchStandinScripts());
@@ -132,6 +139,7 @@ export async function startRig(stack: RunningStack, options: RigOptions): Promis
     const worker = await startAgentWorker(stack.info, standins, {
       agentName,
       readyTimeoutMs: 180_000,
+      ...(options.agentCpus === undefined ? {} : { cpus: options.agentCpus }),
       env: {
         AGENT_GREETING: GREETING,
         AGENT_IDLE_PROCESSES: String(idleProcesses),
@@ -147,6 +155,7 @@ export async function startRig(stack: RunningStack, options: RigOptions): Promis
       clips,
       logDir,
       idleProcesses,
+      callerSampleRate,
       async stop() {
         await worker.stop().catch(() => {});
         await started.stop().catch(() => {});
@@ -215,7 +224,7 @@ export interface CallResult {
 }
 
 export class BenchCall {
-  readonly caller = new BenchCaller();
+  readonly caller: BenchCaller;
   grant: TokenResponse | undefined;
   tokenRequestedAt = 0;
   tokenIssuedAt = 0;
@@ -223,6 +232,10 @@ export class BenchCall {
   greetingAt = 0;
   greetingSpanMs = 0;
   readonly turns: Turn[] = [];
+
+  constructor(options: BenchCallerOptions = {}) {
+    this.caller = new BenchCaller(options);
+  }
 
   /** Token request → join → greeting heard, then the greeting finishes. */
   async open(rig: Rig, user: BenchUser, timeoutMs = 60_000): Promise<void> {

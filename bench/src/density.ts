@@ -1,10 +1,13 @@
+import path from 'node:path';
 import type { RunningStack } from '@voice/devstack/stack';
 import { synthesizeSpeech } from '@voice/devstack/standins/espeak';
 import { frameRms } from '@voice/devstack/standins/speech-detector';
 import { sleep } from '../../e2e/src/agent-speech.ts';
 import { BenchCall, benchStandinScripts, benchUsers, REPLY, startRig } from './call-rig.ts';
+import { startCpuProfile } from './lib/cpu-profile.ts';
 import { loadAverage } from './lib/machine.ts';
-import { startWindow, type TreeWindow } from './lib/process-usage.ts';
+import { allowedCpus, type Pinning, pinTree, startCoreWindow } from './lib/pinning.ts';
+import { startThreadWindow, startWindow, type TreeWindow } from './lib/process-usage.ts';
 import { round, type Summary, summarize } from './lib/stats.ts';
 import { countJobs, waitForIdlePool } from './voice.ts';
 
@@ -26,6 +29,8 @@ export interface DensityLevel {
   voiceToVoiceMs: Summary;
   /** Reply span at the caller minus the TTS clip's own span. */
   replyStretchMs: Summary;
+  /** The fixed stretch an underrun is counted above (see `stretchOffsetMs` in runDensityLevel's options). */
+  stretchOffsetMs?: number;
   underruns: number;
   /** CPU share of one core per call (job processes hosting a call), mean. */
   cpuPerCall: number;
@@ -38,6 +43,8 @@ export interface DensityLevel {
    * token service). On 2 shared cores this is taken from the agent too.
    */
   rigCpu: { benchProcess: number; livekitServer: number; other: number };
+  /** The benchmark process's CPU by thread name (share of one core, all calls): where the callers' CPU goes. */
+  benchThreadCpu?: Record<string, number>;
   /** RSS of a job process hosting a call, mean MiB. */
   rssPerCallMiB: number;
   /**
@@ -54,12 +61,22 @@ export interface DensityLevel {
   treeRssMiB: number;
   jobProcesses: number;
   setupMs: Summary;
-  /** Microphone frames the callers could not send in time, all calls; worst event-loop delay p99 of a caller. */
+  /** The callers' audio rate, both ways (Hz). */
+  callerSampleRate?: number;
+  /** Microphone audio (10 ms units) the callers could not send in time, all calls; worst event-loop delay p99 of a caller. */
   callerMicDropouts: number;
   callerLoopDelayP99Ms: number;
   loadAverage: number[];
   windowSeconds: number;
   durationSeconds: number;
+  /**
+   * When the level ran pinned (`--pin`): the CPU lists asked for, the lists the kernel reported for the agent's
+   * processes and the rig's at the end of the window (proof the pinning held), and how busy each core was over the
+   * window whoever used it (the agent core minus treeCpu = other sessions' work on that core).
+   */
+  pinning?: Pinning & { agentAllowed: string[]; rigAllowed: string[]; coreBusy: number[] };
+  /** "meets" the one-core bound (`oneCoreShortfall`), or why not. */
+  oneCore?: string;
 }
 
 /** A stretch above this is an audible gap (one lost 20 ms Opus packet is concealed; 60 ms is not). */
@@ -88,17 +105,35 @@ export async function runDensityLevel(
     calls: number;
     turnsPerCall: number;
     expectedSpanMs: number;
+    /**
+     * The measurement's own fixed stretch, from the 1-call level (its smallest reply stretch): every reply of an
+     * unloaded single call reached the caller ~70 ms longer than the clip (10 ms frame quantisation at both ends,
+     * the agent's playout), so a fixed 60 ms bound flagged all of them. Undefined for the 1-call level itself,
+     * which takes its own smallest stretch.
+     */
+    stretchOffsetMs?: number;
     /** Hard bound for the level, start-up included. */
     timeoutMs: number;
     /** Extra agent environment (`--agent-env`), as for the other benchmarks. */
     agentEnv?: Record<string, string>;
+    /** Directory for a CPU profile of this process (the callers) over each level's measured window. */
+    cpuProfileDir?: string;
+    /** The callers' audio rate (`--caller-rate`). */
+    callerSampleRate?: number;
+    /** Rig on one core, agent worker on another (see lib/pinning.ts); undefined = not pinned. */
+    pin?: Pinning;
     log: (line: string) => void;
   },
 ): Promise<DensityLevel> {
   const startedAt = Date.now();
   const n = options.calls;
+  // Everything this process has started so far (the stack's services) and everything it starts from now on
+  // (token service, stand-ins, espeak-ng) runs on the rig's core; the worker is started on its own.
+  if (options.pin) pinTree(process.pid, options.pin.rig);
   const rig = await startRig(stack, {
     idleProcesses: n,
+    ...(options.pin ? { agentCpus: options.pin.agent } : {}),
+    ...(options.callerSampleRate ? { callerSampleRate: options.callerSampleRate } : {}),
     // The worker takes exactly N calls (e2e's worker default caps at 4). The callers stay silent while the pool
     // refills (up to 2 min on a loaded machine): the agent's idle timer (45 s prompt, 90 s end) must not end the
     // calls before the turns start. `--agent-env` still wins.
@@ -124,7 +159,7 @@ export async function runDensityLevel(
     const opened = await Promise.allSettled(
       users.map(async (user, i) => {
         await sleep(i * 150);
-        const call = new BenchCall();
+        const call = new BenchCall({ sampleRate: rig.callerSampleRate });
         calls.push(call);
         await call.open(rig, user, Math.min(90_000, Math.max(5_000, budget())));
         return call;
@@ -138,6 +173,9 @@ export async function runDensityLevel(
     await waitForIdlePool(rig, countJobs(rig), Math.min(120_000, Math.max(0, budget() - 60_000)));
     const measuring = startWindow(rig.worker.process.pid);
     const measuringAll = startWindow(process.pid);
+    const cores = startCoreWindow();
+    const benchThreads = startThreadWindow(process.pid);
+    const profiler = options.cpuProfileDir ? await startCpuProfile() : undefined;
     const turnResults = await Promise.allSettled(
       live.map(async (call, i) => {
         await sleep(((i * 997) % 2000) + 100); // spread the first questions over 2 s
@@ -153,10 +191,18 @@ export async function runDensityLevel(
     );
     window = measuring.end();
     const all = measuringAll.end();
+    const coreBusy = cores.end();
+    const benchThreadCpu = benchThreads.end();
+    if (profiler && options.cpuProfileDir) {
+      const file = path.join(options.cpuProfileDir, `density-${n}-calls-${Date.now()}.cpuprofile`);
+      await profiler.stop(file);
+      options.log(`density ${n}: CPU profile of the benchmark process in ${file}`);
+    }
     for (const r of turnResults)
       if (r.status === 'rejected') failures.push(`turn: ${String(r.reason)}`.slice(0, 200));
     const turns = live.flatMap((c) => c.turns);
     const stretch = turns.map((t) => t.replySpanMs - options.expectedSpanMs);
+    const offset = Math.max(0, options.stretchOffsetMs ?? (stretch.length ? Math.min(...stretch) : 0));
     const jobs = window.processes.filter((p) => p.isJob).sort((a, b) => b.cpu - a.cpu);
     const busy = jobs.slice(0, live.length);
     const main = window.processes.filter((p) => !p.isJob).reduce((s, p) => s + p.cpu, 0);
@@ -169,6 +215,7 @@ export async function runDensityLevel(
       );
     const benchOwn = rigProcesses.filter((p) => p.pid === process.pid || /espeak|sox/.test(p.cmdline));
     const livekit = rigProcesses.filter((p) => /livekit-server/.test(p.cmdline));
+    const allowed = (pids: number[]) => [...new Set(pids.map((pid) => allowedCpus(pid) ?? '?'))].sort();
     return {
       calls: n,
       completedCalls: turnResults.filter((r) => r.status === 'fulfilled').length,
@@ -176,7 +223,8 @@ export async function runDensityLevel(
       turns: turns.length,
       voiceToVoiceMs: summarize(turns.map((t) => t.voiceToVoiceMs)),
       replyStretchMs: summarize(stretch),
-      underruns: stretch.filter((s) => s > UNDERRUN_STRETCH_MS).length,
+      underruns: stretch.filter((s) => s - offset > UNDERRUN_STRETCH_MS).length,
+      stretchOffsetMs: offset,
       cpuPerCall: round(busy.reduce((s, p) => s + p.cpu, 0) / Math.max(1, busy.length), 3),
       jsThreadCpuPerCall: round(busy.reduce((s, p) => s + p.mainThreadCpu, 0) / Math.max(1, busy.length), 3),
       rigCpu: {
@@ -184,6 +232,8 @@ export async function runDensityLevel(
         livekitServer: cpuOf(livekit),
         other: round(cpuOf(rigProcesses) - cpuOf(benchOwn) - cpuOf(livekit), 3),
       },
+      benchThreadCpu,
+      callerSampleRate: rig.callerSampleRate,
       rssPerCallMiB: round(busy.reduce((s, p) => s + p.rssMiB, 0) / Math.max(1, busy.length)),
       pssPerCallMiB: meanOf(busy.map((p) => p.pssMiB)),
       ussPerCallMiB: meanOf(busy.map((p) => p.ussMiB)),
@@ -200,6 +250,16 @@ export async function runDensityLevel(
       loadAverage: loadAverage(),
       windowSeconds: round(window.seconds, 1),
       durationSeconds: round((Date.now() - startedAt) / 1000),
+      ...(options.pin
+        ? {
+            pinning: {
+              ...options.pin,
+              agentAllowed: allowed(window.processes.map((p) => p.pid)),
+              rigAllowed: allowed(rigProcesses.map((p) => p.pid)),
+              coreBusy,
+            },
+          }
+        : {}),
     };
   } finally {
     await Promise.all(calls.map((c) => c.close()));
@@ -245,4 +305,39 @@ function emptyLevel(calls: number, failures: string[], startedAt: number): Densi
     windowSeconds: 0,
     durationSeconds: round((Date.now() - startedAt) / 1000),
   };
+}
+
+/** Issue 16's bound on latency under load: a level's v2v p95 may be at most this many times the 1-call p95. */
+export const ONE_CORE_P95_FACTOR = 1.3;
+
+/**
+ * Why a level does not count towards "calls on one core" (undefined: it does): every call completed, no reply
+ * underran, and voice-to-voice p95 ≤ 1.3 × the single-call level's p95.
+ */
+export function oneCoreShortfall(level: DensityLevel, singleCallP95: number | undefined): string | undefined {
+  if (level.completedCalls < level.calls) return `${level.calls - level.completedCalls} calls failed`;
+  if (level.turns === 0) return 'no turns';
+  if (level.underruns > 0) return `${level.underruns} underruns`;
+  if (singleCallP95 === undefined || !Number.isFinite(singleCallP95))
+    return 'no single-call p95 to compare with';
+  const bound = Math.round(ONE_CORE_P95_FACTOR * singleCallP95);
+  if (level.voiceToVoiceMs.p95 > bound) return `v2v p95 ${level.voiceToVoiceMs.p95} ms > ${bound} ms`;
+  return undefined;
+}
+
+/**
+ * Calls on one agent core: the largest N such that the level of N calls and every measured level below it meet
+ * `oneCoreShortfall` (a level that passes above a failed one is noise, not capacity). Needs the 1-call level as
+ * the reference; undefined without it or when even one call fails the bound.
+ */
+export function callsOnOneCore(levels: readonly DensityLevel[]): number | undefined {
+  const sorted = [...levels].sort((a, b) => a.calls - b.calls);
+  const single = sorted.find((l) => l.calls === 1);
+  if (!single) return undefined;
+  let best: number | undefined;
+  for (const level of sorted) {
+    if (oneCoreShortfall(level, single.voiceToVoiceMs.p95) !== undefined) break;
+    best = level.calls;
+  }
+  return best;
 }

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { DensityLevel } from './density.ts';
 import type { MachineInfo, Versions } from './lib/machine.ts';
+import type { Pinning } from './lib/pinning.ts';
 import type { Summary } from './lib/stats.ts';
 import type { TokenBenchRow } from './token-service.ts';
 import { cutoffRates, type TurnsResult } from './turns.ts';
@@ -27,7 +28,15 @@ export interface BenchRun {
     transportLegMs?: Summary;
   };
   setup?: SetupResult;
-  density?: { levels: DensityLevel[]; stoppedEarly?: string; expectedReplySpanMs: number };
+  density?: {
+    levels: DensityLevel[];
+    stoppedEarly?: string;
+    expectedReplySpanMs: number;
+    /** The run pinned the rig and the agent worker to these CPUs (bench/src/lib/pinning.ts). */
+    pinning?: Pinning;
+    /** Pinned runs: the largest N meeting the one-core bound (density.ts `callsOnOneCore`); 0 = not even one. */
+    callsOnOneCore?: number;
+  };
   token?: TokenBenchRow[];
   turns?: TurnsResult;
 }
@@ -209,6 +218,26 @@ export function markdown(run: BenchRun, compared: string[]): string {
     for (const l of run.density.levels)
       for (const f of l.failures.slice(0, 3)) out.push(`- ${l.calls} calls: ${f}`);
     if (run.density.stoppedEarly) out.push('', `Stopped early: ${run.density.stoppedEarly}`);
+    const pin = run.density.pinning;
+    if (pin) {
+      out.push(
+        '',
+        `Pinned: rig (this process with callers and stand-ins, livekit-server, Postgres, PostgREST, auth, token service) ` +
+          `on CPU ${pin.rig}, the agent worker and its job processes on CPU ${pin.agent}.`,
+        '',
+        '| calls | one-core bound (all completed, 0 underruns, p95 ≤ 1.3 × 1-call p95) | agent core busy | rig core busy | agent processes allowed on | rig processes allowed on |',
+        '|--:|:--|--:|--:|:--|:--|',
+      );
+      const agentCore = Number(pin.agent);
+      const rigCore = Number(pin.rig);
+      for (const l of run.density.levels) {
+        const p = l.pinning;
+        out.push(
+          `| ${l.calls} | ${l.oneCore ?? ''} | ${fmt(p?.coreBusy[agentCore])} | ${fmt(p?.coreBusy[rigCore])} | ${p?.agentAllowed.join(', ') ?? ''} | ${p?.rigAllowed.join(', ') ?? ''} |`,
+        );
+      }
+      out.push('', `**Calls on one pinned agent core: ${fmt(run.density.callsOnOneCore)}**`);
+    }
   }
   if (run.token) {
     out.push(

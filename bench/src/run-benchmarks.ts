@@ -5,9 +5,10 @@ import { parseArgs } from 'node:util';
 import { cachedBinaryPath } from '@voice/devstack/processes/livekit-binary';
 import type { RunningStack } from '@voice/devstack/stack';
 import { BENCH_PROFILE, removeBenchStackDir, startRig, startStackForBench } from './call-rig.ts';
-import { replyAudioShape, runDensityLevel } from './density.ts';
+import { callsOnOneCore, oneCoreShortfall, replyAudioShape, runDensityLevel } from './density.ts';
 import { runFigures, writeLatestSummary } from './lib/latest-summary.ts';
 import { gitCommit, loadAverage, machineInfo, versions } from './lib/machine.ts';
+import { allCpus, type Pinning, parsePinning, pinTree } from './lib/pinning.ts';
 import { type BenchRun, comparison, markdown } from './report.ts';
 import { runTokenServiceBench, writeTokenBenchResults } from './token-service.ts';
 import { measureAudioLeg } from './transport.ts';
@@ -40,6 +41,13 @@ const { values, positionals } = parseArgs({
     // rest: through the gateway and PostgREST (the default deployment without TOKEN_DATABASE_URL).
     'token-path': { type: 'string', default: 'direct' },
     'agent-env': { type: 'string', multiple: true, default: [] },
+    // Density only: RIG:AGENT taskset CPU lists ("0:1": callers, stand-ins, livekit-server and the stack on core 0,
+    // the agent worker and its job processes on core 1), or "off". The other benchmarks never pin.
+    pin: { type: 'string', default: '0:1' },
+    // Density: the callers' audio rate both ways (Opus stays 48 kHz on the wire; less audio through FFI and JS).
+    'caller-rate': { type: 'string', default: '16000' },
+    // Density: a CPU profile of the benchmark process (its callers) over each level's window, written to this dir.
+    'cpu-profile': { type: 'string' },
     note: { type: 'string' },
   },
 });
@@ -154,6 +162,12 @@ try {
     const expected = (await replyAudioShape()).spanMs;
     run.density = { levels: [], expectedReplySpanMs: Math.round(expected) };
     const singleP95 = () => run.density?.levels[0]?.voiceToVoiceMs.p95;
+    const pin: Pinning | undefined = values.pin === undefined ? undefined : parsePinning(values.pin);
+    if (pin) {
+      run.density.pinning = pin;
+      log(`density: rig pinned to CPU ${pin.rig}, agent worker to CPU ${pin.agent}`);
+    }
+    let missedInARow = 0;
     for (const calls of (values.density ?? '')
       .split(',')
       .map(Number)
@@ -163,11 +177,20 @@ try {
         calls,
         turnsPerCall: Number(values['turns-per-call']),
         expectedSpanMs: expected,
+        ...(run.density.levels[0]?.stretchOffsetMs !== undefined
+          ? { stretchOffsetMs: run.density.levels[0].stretchOffsetMs }
+          : {}),
         timeoutMs: Number(values['density-level-timeout']) * 1000,
         agentEnv,
+        ...(pin ? { pin } : {}),
+        callerSampleRate: Number(values['caller-rate']),
+        ...(values['cpu-profile'] ? { cpuProfileDir: values['cpu-profile'] } : {}),
         log,
       });
       run.density.levels.push(level);
+      const shortfall = oneCoreShortfall(level, singleP95());
+      level.oneCore = shortfall ?? 'meets';
+      missedInARow = shortfall ? missedInARow + 1 : 0;
       log(
         `density ${calls}: ${level.completedCalls}/${calls} calls completed, v2v p95 ${level.voiceToVoiceMs.p95} ms, ` +
           `${level.underruns} underruns, CPU/call ${level.cpuPerCall}, RSS/call ${level.rssPerCallMiB} MiB`,
@@ -181,12 +204,19 @@ try {
             ? `${level.underruns} of ${level.turns} replies had underruns`
             : base !== undefined && level.voiceToVoiceMs.p95 > 2 * base
               ? `voice-to-voice p95 ${level.voiceToVoiceMs.p95} ms is over twice the single-call ${base} ms`
-              : undefined;
+              : missedInARow >= 2
+                ? `two levels in a row missed the one-core bound (${shortfall})`
+                : undefined;
       if (reason) {
         run.density.stoppedEarly = `at ${calls} calls: ${reason}`;
         log(`density: stopping early, ${run.density.stoppedEarly}`);
         break;
       }
+    }
+    if (pin) {
+      run.density.callsOnOneCore = callsOnOneCore(run.density.levels) ?? 0;
+      log(`density: ${run.density.callsOnOneCore} calls on one pinned agent core`);
+      pinTree(process.pid, allCpus());
     }
   }
 } catch (error) {

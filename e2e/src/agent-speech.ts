@@ -28,14 +28,32 @@ export function frameRms(frame: AudioFrame): number {
 export class AgentSpeech {
   readonly segments: HeardSegment[] = [];
 
-  /** Reads the track until it ends, recording loud segments. */
-  async listen(track: RemoteTrack, sampleRate: number): Promise<void> {
-    for await (const frame of new AudioStream(track, { sampleRate, numChannels: 1 })) {
-      if (frameRms(frame) <= HEARD_RMS) continue;
-      const now = Date.now();
-      const last = this.segments.at(-1);
-      if (last && now - last.lastLoudAt < SEGMENT_GAP_MS) last.lastLoudAt = now;
-      else this.segments.push({ startedAt: now, lastLoudAt: now });
+  /**
+   * Reads the track until it ends, recording loud segments. Loudness is judged per 10 ms block whatever the frame
+   * length (`frameSizeMs`, default rtc-node's 10 ms): a frame arrives when its last sample has, so a loud block
+   * is stamped at the frame's arrival minus the audio after that block, the same time a 10 ms frame would have
+   * arrived with it. Longer frames mean fewer FFI events and stream reads for a caller that only needs onsets.
+   */
+  async listen(track: RemoteTrack, sampleRate: number, frameSizeMs?: number): Promise<void> {
+    const block = sampleRate / 100;
+    // RMS > HEARD_RMS over a block ⇔ its sum of squares (16-bit units) exceeds this; no division per sample.
+    const loudSumOfSquares = (HEARD_RMS * 32_768) ** 2 * block;
+    const options = { sampleRate, numChannels: 1, ...(frameSizeMs ? { frameSizeMs } : {}) };
+    for await (const frame of new AudioStream(track, options)) {
+      const data = frame.data;
+      const arrivedAt = Date.now();
+      for (let start = 0; start + block <= data.length; start += block) {
+        let sum = 0;
+        for (let i = start; i < start + block; i++) {
+          const s = data[i] as number;
+          sum += s * s;
+        }
+        if (sum <= loudSumOfSquares) continue;
+        const at = arrivedAt - Math.round(((data.length - start - block) / sampleRate) * 1000);
+        const last = this.segments.at(-1);
+        if (last && at - last.lastLoudAt < SEGMENT_GAP_MS) last.lastLoudAt = Math.max(last.lastLoudAt, at);
+        else this.segments.push({ startedAt: at, lastLoudAt: at });
+      }
     }
   }
 

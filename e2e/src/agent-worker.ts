@@ -41,7 +41,13 @@ export async function freePort(): Promise<number> {
 export async function startAgentWorker(
   stack: StackInfo,
   standins: ProviderStandins,
-  options: { agentName: string; env?: Record<string, string>; readyTimeoutMs?: number },
+  options: {
+    agentName: string;
+    env?: Record<string, string>;
+    readyTimeoutMs?: number;
+    /** `taskset -c` CPU list for the worker and its job processes (they inherit it); unset = not pinned. */
+    cpus?: string;
+  },
 ): Promise<RunningAgentWorker> {
   const metricsPort = await freePort();
   const logFile = join(stack.logDir, `agent-${options.agentName}-${Date.now()}.log`);
@@ -81,6 +87,7 @@ export async function startAgentWorker(
     logFile,
     env,
     cwd: REPO_ROOT,
+    ...(options.cpus === undefined ? {} : { cpus: options.cpus }),
   });
   const log = () => {
     try {

@@ -76,6 +76,8 @@ export function runFigures(run: BenchRun): SummaryFigures {
   put('density.cpu_per_call_cores', single?.cpuPerCall);
   put('density.rss_per_call_mib', single?.rssPerCallMiB);
   put('density.pss_per_call_mib', single?.pssPerCallMiB);
+  // Only a pinned run measures the agent's core alone; an unpinned one shares both cores with the rig.
+  put('density.calls_on_one_core', run.density?.pinning ? run.density.callsOnOneCore : undefined);
   const fifty = run.token?.find((row) => row.connections === 50);
   put('token.p99_ms_50_clients', fifty?.latencyMs.p99);
   put('token.tokens_per_s_50_clients', fifty?.tokensPerSecond);

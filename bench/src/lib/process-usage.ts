@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /**
  * CPU and memory of a process tree from /proc (Linux): the agent worker is `tsx` → node worker → one forked
@@ -148,4 +148,48 @@ export function startWindow(root: number): { end(): TreeWindow } {
 function pssUss(pid: number): { pssMiB?: number; ussMiB?: number } {
   const m = memoryRollup(pid);
   return m ? { pssMiB: m.pssMiB, ussMiB: m.ussMiB } : {};
+}
+
+/** CPU seconds of each thread of a process, by thread name (`comm`; threads of one name summed). */
+export function threadCpuByName(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name =
+        Number(tid) === pid ? 'main (JS)' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const seconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+      out.set(name, (out.get(name) ?? 0) + seconds);
+    } catch {
+      // thread exited
+    }
+  }
+  return out;
+}
+
+/**
+ * A window over one process's threads: CPU share of one core per thread name. Threads that exit inside the window
+ * take their ticks with them (the kernel folds them into the process total only), so the shares can undercount.
+ */
+export function startThreadWindow(pid: number): { end(): Record<string, number> } {
+  const startedAt = performance.now();
+  const before = threadCpuByName(pid);
+  return {
+    end() {
+      const seconds = (performance.now() - startedAt) / 1000;
+      const shares: Record<string, number> = {};
+      for (const [name, cpu] of threadCpuByName(pid)) {
+        const share = (cpu - (before.get(name) ?? 0)) / seconds;
+        if (share >= 0.0005) shares[name] = Math.round(share * 1000) / 1000;
+      }
+      return Object.fromEntries(Object.entries(shares).sort((a, b) => b[1] - a[1]));
+    },
+  };
 }

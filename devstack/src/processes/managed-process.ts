@@ -26,6 +26,12 @@ export interface SpawnOptions {
   logFile: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /**
+   * CPU list for `taskset -c` (e.g. "1"): the process, its threads and every process it forks run only there.
+   * Unset = the parent's affinity (the default everywhere but the density benchmark, which pins the agent worker
+   * to a core of its own so the rig's CPU does not count against the agent).
+   */
+  cpus?: string;
 }
 
 const live = new Set<ChildProcess>();
@@ -41,13 +47,21 @@ function installExitHook(): void {
 
 const SETPRIV = '/usr/bin/setpriv';
 const hasSetpriv = process.platform === 'linux' && existsSync(SETPRIV);
+const TASKSET = '/usr/bin/taskset';
 
 export function spawnManaged(options: SpawnOptions): ManagedProcess {
   installExitHook();
   const logFd = openSync(options.logFile, 'a');
-  const [command, args] = hasSetpriv
+  const [plainCommand, plainArgs] = hasSetpriv
     ? [SETPRIV, ['--pdeathsig', 'SIGTERM', '--', options.command, ...options.args]]
     : [options.command, options.args];
+  if (options.cpus !== undefined && !existsSync(TASKSET))
+    throw new DevstackError(`Cannot pin ${options.name} to CPUs ${options.cpus}: ${TASKSET} is missing.`);
+  // taskset sets the affinity and execs (same pid), so the pid we hold is still the service's.
+  const [command, args] =
+    options.cpus === undefined
+      ? [plainCommand, plainArgs]
+      : [TASKSET, ['-c', options.cpus, plainCommand, ...plainArgs]];
   let child: ChildProcess;
   try {
     child = spawn(command, args, {
