@@ -3,7 +3,7 @@ import { z } from 'zod';
 /** Raised at start-up when the environment does not satisfy a service's config schema. */
 export class ConfigError extends Error {
   // Declared fields, not constructor parameter properties: job processes on Node 22.18+ load this file with Node's
-  // own type stripping, which refuses syntax that needs code generated (agent/src/main.ts, AGENT_JOB_TSX).
+  // own type stripping, which refuses syntax that needs code generated (agent/src/job-loader.ts, AGENT_JOB_LOADER).
   readonly service: string;
   readonly problems: readonly { variable: string; message: string }[];
 
