@@ -68,7 +68,8 @@ export function versions(livekitServerBinary: string | undefined): Versions {
   }
   return {
     node: process.version,
-    nodeExecPath: process.execPath,
+    // Home shown as ~: the result files are committed, and the user's home is this machine's business.
+    nodeExecPath: process.execPath.replace(os.homedir(), '~'),
     agentNode,
     livekitServer,
     livekitAgents: packageVersion('@livekit/agents'),
