@@ -282,7 +282,10 @@ function turnsMarkdown(t: TurnsResult): string[] {
   out.push(
     `- Per answered turn (${t.answeredTurns}): Claude requests ${fmt(t.llmRequestsPerTurn)}, speech requests ${fmt(t.speechRequestsPerTurn)}`,
   );
-  out.push(`- Backchannels that stopped the agent: ${t.backchannels.stopped}/${t.backchannels.trials}`);
+  out.push(
+    `- Backchannels that stopped the agent: ${t.backchannels.stopped}/${t.backchannels.trials} (longest silence in ` +
+      `the answer, gaps of 600 ms or more: ${(t.backchannels.pausedMs ?? []).join(', ')} ms)`,
+  );
   out.push(
     `- Interruptions that stopped the agent within 500 ms: ${t.interruptions.stoppedWithin500}/${t.interruptions.trials} ` +
       `(stopped after ${t.interruptions.stopMs.join(', ')} ms; not stopped ${t.interruptions.notStopped})`,

@@ -1,6 +1,6 @@
 import { pausedSpeechClip, type SpeechClip, speechClip } from '@voice/devstack/standins/fixtures';
 import { serviceClient } from '@voice/devstack/testing/users';
-import { sleep } from '../../e2e/src/agent-speech.ts';
+import { type HeardSegment, sleep } from '../../e2e/src/agent-speech.ts';
 import { BENCH_PROFILE, BenchCall, benchUsers, QUESTIONS, type Rig } from './call-rig.ts';
 import { type Summary, summarize } from './lib/stats.ts';
 import { speechRequests } from './voice.ts';
@@ -44,6 +44,7 @@ const LONG =
 const SHORT_REPLY = 'That is a good question and the answer depends on the details.';
 const STOPPED_WITHIN_MS = 500;
 const BACKCHANNEL_STOP_WINDOW_MS = 1_500;
+const BACKCHANNEL_CONTINUES_MS = 8_000;
 
 export interface CutoffCase {
   kind: string;
@@ -68,7 +69,8 @@ export interface TurnsResult {
   speechRequests: number;
   llmRequestsPerTurn: number;
   speechRequestsPerTurn: number;
-  backchannels: { trials: number; stopped: number; rate: number };
+  /** pausedMs: per backchannel, the longest silence in the answer the caller heard (0: it played on). */
+  backchannels: { trials: number; stopped: number; rate: number; pausedMs: number[] };
   interruptions: {
     trials: number;
     stoppedWithin500: number;
@@ -102,7 +104,7 @@ export async function runTurnsBench(
   const clean: number[] = [];
   const failures: string[] = [];
   let trailingReplyMs: number | undefined;
-  const backchannels = { trials: 0, stopped: 0 };
+  const backchannels = { trials: 0, stopped: 0, pausedMs: [] as number[] };
   const interruptions = { trials: 0, stoppedWithin500: 0, notStopped: 0, stopMs: [] as number[] };
   const call = new BenchCall();
   const startedAt = Date.now();
@@ -181,15 +183,19 @@ export async function runTurnsBench(
         await say(await clip(ASK_LONG), [ASK_LONG]);
         await waitHeard(call, t0, 20_000);
         await sleep(2_000);
-        const { end } = await say(await clip(word), [word]);
+        const { start, end } = await say(await clip(word), [word]);
         await sleep(BACKCHANNEL_STOP_WINDOW_MS + 500);
-        // The answer's audio (one segment: its sentences follow closer than a segment gap) still going 1.5 s
-        // after the backchannel: it did not stop. A reply to the backchannel would be a later segment.
-        const playing = call.caller.heard.find((s) => s.startedAt < end - 500 && s.lastLoudAt >= end - 1_000);
-        const talking = playing !== undefined && playing.lastLoudAt > end + BACKCHANNEL_STOP_WINDOW_MS;
-        backchannels.trials += 1;
-        if (!talking) backchannels.stopped += 1;
         await settle();
+        // Not stopped: the answer is heard again within 1.5 s of the backchannel's end (it played on, or paused
+        // and resumed) and still plays 8 s later, longer than a reply to the backchannel lasts (one sentence,
+        // ~4 s): only the long answer reaches that far. A pause is counted apart, as the longest silence the
+        // caller heard in the answer from the backchannel's start on.
+        const answer = call.caller.heard.filter((s) => s.lastLoudAt > start - 1_000);
+        const back = answer.some((s) => s.lastLoudAt > end && s.startedAt <= end + BACKCHANNEL_STOP_WINDOW_MS);
+        const continued = back && answer.some((s) => s.lastLoudAt > end + BACKCHANNEL_CONTINUES_MS);
+        backchannels.trials += 1;
+        if (!continued) backchannels.stopped += 1;
+        backchannels.pausedMs.push(longestGap(answer, start, end + BACKCHANNEL_STOP_WINDOW_MS));
       }
       for (let i = 0; i < 3; i++) {
         const t0 = Date.now();
@@ -210,7 +216,8 @@ export async function runTurnsBench(
         await settle();
       }
       log(
-        `turns: backchannels stopped ${backchannels.stopped}/${backchannels.trials}, interruptions within 500 ms ` +
+        `turns: backchannels stopped ${backchannels.stopped}/${backchannels.trials} (paused ` +
+          `${backchannels.pausedMs.join(', ')} ms), interruptions within 500 ms ` +
           `${interruptions.stoppedWithin500}/${interruptions.trials} (${interruptions.stopMs.join(', ')} ms)`,
       );
     }
@@ -246,6 +253,21 @@ export async function runTurnsBench(
     },
     failures,
   };
+}
+
+/**
+ * The longest quiet stretch the caller heard between two times, within audio that was playing before and after it:
+ * loud segments are split by quiet of ≥ 600 ms (SEGMENT_GAP_MS), and within one segment a quiet stretch of less
+ * is a pause between words, not counted. 0 when the audio never stopped.
+ */
+function longestGap(segments: HeardSegment[], from: number, to: number): number {
+  let longest = 0;
+  for (let i = 1; i < segments.length; i++) {
+    const [a, b] = [segments[i - 1], segments[i]];
+    if (!a || !b || b.startedAt < from || a.lastLoudAt > to) continue;
+    longest = Math.max(longest, b.startedAt - a.lastLoudAt);
+  }
+  return longest;
 }
 
 async function waitHeard(call: BenchCall, after: number, timeoutMs: number): Promise<void> {

@@ -103,17 +103,7 @@ export function buildAgentSession(opts: {
         minDelay: config.turns.minEndpointingMs,
         maxDelay: config.turns.maxEndpointingMs,
       },
-      // Barge-in: caller speech of minDuration stops the reply once the transcript has minWords words. With 2,
-      // a backchannel ("mm-hm", "yeah", "okay") neither stops the reply nor becomes a turn: the framework
-      // drops a turn shorter than minWords while the agent speaks, and a final transcript interrupts only
-      // past minWords too. A one-word "stop" does not interrupt then; "stop, stop" or "wait, …" does.
-      interruption: {
-        enabled: true,
-        mode: 'vad',
-        minDuration: config.turns.interruptionMinDurationMs,
-        minWords: config.turns.interruptionMinWords,
-        resumeFalseInterruption: false,
-      },
+      interruption: interruptionOptions(config),
       // Start Claude, and speech synthesis, on the final transcript while the endpointing delay runs; discarded
       // (and still billed, which the usage meter counts) if the caller keeps talking.
       preemptiveGeneration: { enabled: true, preemptiveTts: true },
@@ -127,4 +117,26 @@ export function buildAgentSession(opts: {
       maxUnrecoverableErrors: 5,
     },
   });
+}
+
+/**
+ * Barge-in. Pause first (INTERRUPTION_RESUME_AFTER_MS > 0, patches/@livekit+agents): caller speech of minDuration
+ * pauses the reply at once, its queued audio taken back so the caller hears it stop; once the caller's transcript
+ * has minWords words the reply stops for good (a real interruption), and when the caller goes quiet short of them
+ * (a backchannel: "mm-hm", "yeah", "okay"; a cough) it resumes where it paused, falseInterruptionTimeout after the
+ * caller's speech ended. The words of a real interruption come only with the STT's interim results (every ~0.5-1
+ * s), too late to stop the reply within 500 ms, while a pause needs only the VAD. Without the pause the reply plays
+ * on until the words are there. Either way a turn shorter than minWords while the agent speaks is dropped, not
+ * answered, and a one-word "stop" does not stop the reply; "stop, stop" or "wait, …" does.
+ */
+export function interruptionOptions(config: AgentConfig) {
+  const resumeAfterMs = config.turns.interruptionResumeAfterMs;
+  return {
+    enabled: true,
+    mode: 'vad',
+    minDuration: config.turns.interruptionMinDurationMs,
+    minWords: config.turns.interruptionMinWords,
+    resumeFalseInterruption: resumeAfterMs > 0,
+    ...(resumeAfterMs > 0 ? { falseInterruptionTimeout: resumeAfterMs } : {}),
+  } as const;
 }

@@ -114,8 +114,17 @@ export const agentEnv = z.object({
    * "okay") pass without stopping the reply, and without being answered. 0 = any speech interrupts.
    */
   INTERRUPTION_MIN_WORDS: z.coerce.number().int().min(0).max(10).default(2),
-  /** Caller speech (ms) while the agent speaks before it stops (with INTERRUPTION_MIN_WORDS). */
-  INTERRUPTION_MIN_DURATION_MS: envPositiveInt.default(400),
+  /**
+   * Caller speech (ms) while the agent speaks before it pauses (with INTERRUPTION_RESUME_AFTER_MS) or stops (past
+   * INTERRUPTION_MIN_WORDS).
+   */
+  INTERRUPTION_MIN_DURATION_MS: envPositiveInt.default(250),
+  /**
+   * Pause first: caller speech of INTERRUPTION_MIN_DURATION_MS pauses the reply at once; it stops for good once the
+   * caller's words reach INTERRUPTION_MIN_WORDS, and resumes where it paused this long after the caller went quiet
+   * short of them (a backchannel, a cough). 0 = no pause: the reply plays on until the words are there.
+   */
+  INTERRUPTION_RESUME_AFTER_MS: z.coerce.number().int().min(0).max(5_000).default(300),
 
   ANTHROPIC_API_KEY: z.string().min(1),
   /** Anthropic API base URL. Unset = https://api.anthropic.com. */
@@ -230,6 +239,8 @@ export interface AgentConfig {
     maxEndpointingMs: number;
     interruptionMinWords: number;
     interruptionMinDurationMs: number;
+    /** 0 = no pause before the words gate (INTERRUPTION_RESUME_AFTER_MS). */
+    interruptionResumeAfterMs: number;
   };
   anthropic: {
     apiKey: string;
@@ -367,6 +378,7 @@ export function loadAgentConfig(
       maxEndpointingMs: Math.max(e.TURN_MAX_ENDPOINTING_MS, e.TURN_MIN_ENDPOINTING_MS),
       interruptionMinWords: e.INTERRUPTION_MIN_WORDS,
       interruptionMinDurationMs: e.INTERRUPTION_MIN_DURATION_MS,
+      interruptionResumeAfterMs: e.INTERRUPTION_RESUME_AFTER_MS,
     },
     anthropic: {
       apiKey: e.ANTHROPIC_API_KEY,
