@@ -191,7 +191,9 @@ export async function runTurnsBench(
         // ~4 s): only the long answer reaches that far. A pause is counted apart, as the longest silence the
         // caller heard in the answer from the backchannel's start on.
         const answer = call.caller.heard.filter((s) => s.lastLoudAt > start - 1_000);
-        const back = answer.some((s) => s.lastLoudAt > end && s.startedAt <= end + BACKCHANNEL_STOP_WINDOW_MS);
+        const back = answer.some(
+          (s) => s.lastLoudAt > end && s.startedAt <= end + BACKCHANNEL_STOP_WINDOW_MS,
+        );
         const continued = back && answer.some((s) => s.lastLoudAt > end + BACKCHANNEL_CONTINUES_MS);
         backchannels.trials += 1;
         if (!continued) backchannels.stopped += 1;

@@ -324,6 +324,11 @@ export class VoiceCall {
       }
     });
 
+    // A reply paused by caller speech (INTERRUPTION_RESUME_AFTER_MS) that the caller did not interrupt after all.
+    session.on(voice.AgentSessionEventTypes.AgentFalseInterruption, (ev) => {
+      this.#logger.info({ resumed: ev.resumed }, 'reply paused by caller speech short of an interruption');
+    });
+
     session.on(voice.AgentSessionEventTypes.UserStateChanged, (ev) => {
       if (ev.newState === 'away') this.#timers?.userAway(this.#config.idleTimeoutSeconds);
       else if (ev.newState === 'speaking') this.#timers?.userBack();

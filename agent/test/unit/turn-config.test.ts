@@ -2,7 +2,7 @@ import { inference, initializeLogger, normalizeLanguage } from '@livekit/agents'
 import { ConfigError } from '@voice/core';
 import { loadAgentConfig } from '@voice/core/config/agent';
 import { describe, expect, it } from 'vitest';
-import { turnDetection } from '../../src/pipeline/build-session.ts';
+import { interruptionOptions, turnDetection } from '../../src/pipeline/build-session.ts';
 import { AGENT_ENV } from './agent-env.ts';
 
 // Turn-taking variables, as the agent reads them at start-up, and the detector they select.
@@ -12,7 +12,7 @@ const BASE = AGENT_ENV;
 initializeLogger({ pretty: false, level: 'silent' });
 
 describe('turn-taking configuration', () => {
-  it('defaults to the local end-of-turn model, 400/1600 ms endpointing and two-word barge-in', async () => {
+  it('defaults to the local end-of-turn model, 400/1600 ms endpointing and pause-first two-word barge-in', async () => {
     const config = loadAgentConfig(BASE);
     expect(config.turns).toEqual({
       detection: 'model',
@@ -20,7 +20,8 @@ describe('turn-taking configuration', () => {
       minEndpointingMs: 400,
       maxEndpointingMs: 1600,
       interruptionMinWords: 2,
-      interruptionMinDurationMs: 400,
+      interruptionMinDurationMs: 250,
+      interruptionResumeAfterMs: 300,
     });
     expect(config.deepgram.endpointingMs).toBe(25);
     const detector = turnDetection(config);
@@ -29,6 +30,27 @@ describe('turn-taking configuration', () => {
     expect((detector as inference.TurnDetector).model).toBe('turn-detector-v1-mini');
     // LiveKit's calibration for English.
     expect(await (detector as inference.TurnDetector).unlikelyThreshold(normalizeLanguage('en'))).toBe(0.36);
+  });
+
+  it('pauses the reply on caller speech and resumes it after a backchannel, unless INTERRUPTION_RESUME_AFTER_MS=0', () => {
+    expect(interruptionOptions(loadAgentConfig(BASE))).toEqual({
+      enabled: true,
+      mode: 'vad',
+      minDuration: 250,
+      minWords: 2,
+      resumeFalseInterruption: true,
+      falseInterruptionTimeout: 300,
+    });
+    const noPause = interruptionOptions(
+      loadAgentConfig({ ...BASE, INTERRUPTION_RESUME_AFTER_MS: '0', INTERRUPTION_MIN_DURATION_MS: '400' }),
+    );
+    expect(noPause).toEqual({
+      enabled: true,
+      mode: 'vad',
+      minDuration: 400,
+      minWords: 2,
+      resumeFalseInterruption: false,
+    });
   });
 
   it('takes an end-of-turn threshold override for every language', async () => {
