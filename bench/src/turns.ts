@@ -77,6 +77,8 @@ export interface TurnsResult {
     notStopped: number;
     rate: number;
     stopMs: number[];
+    /** Epoch ms of each interruption's first voiced sample (to line up with the agent's log). */
+    startedAt: number[];
   };
   failures: string[];
 }
@@ -105,7 +107,13 @@ export async function runTurnsBench(
   const failures: string[] = [];
   let trailingReplyMs: number | undefined;
   const backchannels = { trials: 0, stopped: 0, pausedMs: [] as number[] };
-  const interruptions = { trials: 0, stoppedWithin500: 0, notStopped: 0, stopMs: [] as number[] };
+  const interruptions = {
+    trials: 0,
+    stoppedWithin500: 0,
+    notStopped: 0,
+    stopMs: [] as number[],
+    startedAt: [] as number[],
+  };
   const call = new BenchCall();
   const startedAt = Date.now();
   const settle = async () => {
@@ -209,6 +217,7 @@ export async function runTurnsBench(
         // The long answer's audio: the segment playing when the caller started.
         const answer = call.caller.heard.find((s) => s.startedAt < start && s.lastLoudAt >= start - 700);
         interruptions.trials += 1;
+        interruptions.startedAt.push(start);
         if (!answer || answer.lastLoudAt >= end) interruptions.notStopped += 1;
         else {
           const stopMs = Math.max(0, answer.lastLoudAt - start);
