@@ -20,7 +20,7 @@ describe('turn-taking configuration', () => {
       minEndpointingMs: 400,
       maxEndpointingMs: 1600,
       interruptionMinWords: 2,
-      interruptionMinDurationMs: 250,
+      interruptionMinDurationMs: 200,
       interruptionResumeAfterMs: 300,
     });
     expect(config.deepgram.endpointingMs).toBe(25);
@@ -36,7 +36,7 @@ describe('turn-taking configuration', () => {
     expect(interruptionOptions(loadAgentConfig(BASE))).toEqual({
       enabled: true,
       mode: 'vad',
-      minDuration: 250,
+      minDuration: 200,
       minWords: 2,
       resumeFalseInterruption: true,
       falseInterruptionTimeout: 300,

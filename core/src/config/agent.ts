@@ -118,7 +118,7 @@ export const agentEnv = z.object({
    * Caller speech (ms) while the agent speaks before it pauses (with INTERRUPTION_RESUME_AFTER_MS) or stops (past
    * INTERRUPTION_MIN_WORDS).
    */
-  INTERRUPTION_MIN_DURATION_MS: envPositiveInt.default(250),
+  INTERRUPTION_MIN_DURATION_MS: envPositiveInt.default(200),
   /**
    * Pause first: caller speech of INTERRUPTION_MIN_DURATION_MS pauses the reply at once; it stops for good once the
    * caller's words reach INTERRUPTION_MIN_WORDS, and resumes where it paused this long after the caller went quiet
