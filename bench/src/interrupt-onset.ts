@@ -7,7 +7,7 @@ import { speechClip } from '@voice/devstack/standins/fixtures';
  * The VAD's share of barge-in delay, on the audio's own clock (issue 15): for the turns benchmark's interruption
  * and backchannel clips (Flite `slt`, as the bench caller says them), fed to the agent's Silero VAD as the agent
  * gets the caller (16 kHz, 20 ms frames, VAD settings of agent/src/job.ts), how long after the clip's first voiced
- * sample the VAD reports the start of speech, and when its speech duration reaches 250 and 400 ms (the
+ * sample the VAD reports the start of speech, and when its speech duration reaches 200, 250 and 400 ms (the
  * INTERRUPTION_MIN_DURATION_MS values compared). Audio time only: the two WebRTC legs, the word gate and the
  * output queue come on top (bench/README.md, "Turn-taking").
  *
@@ -33,6 +33,7 @@ for (const text of CLIPS) {
         return; // the clip's trailing silence ends its speech
       }
       if (ev.type === VADEventType.INFERENCE_DONE) {
+        if (ev.speechDuration >= 200) marks.d200 ??= at;
         if (ev.speechDuration >= 250) marks.d250 ??= at;
         if (ev.speechDuration >= 400) marks.d400 ??= at;
       }
@@ -45,7 +46,8 @@ for (const text of CLIPS) {
   stream.close();
   const speechMs = Math.round(((clip.utterances.at(-1)?.end ?? 0) - (clip.utterances[0]?.start ?? 0)) * 1000);
   process.stdout.write(
-    `${JSON.stringify(text)} (${speechMs} ms of speech): VAD start +${marks.start} ms, speech 250 ms at ` +
+    `${JSON.stringify(text)} (${speechMs} ms of speech): VAD start +${marks.start} ms, speech 200 ms at ` +
+      `+${marks.d200 ?? '-'} ms, 250 ms at ` +
       `+${marks.d250 ?? '-'} ms, 400 ms at +${marks.d400 ?? '-'} ms, end of speech +${marks.end ?? '-'} ms ` +
       '(after the first voiced sample, audio clock)\n',
   );
