@@ -93,15 +93,14 @@ export async function runTokenServiceBench(
       const warmUpUsers = usersFor(WARM_UP_RATE_CEILING * WARM_UP_SECONDS, connections);
       const warmUp = await startLoad({
         ...spec,
-        accessTokens: await createBenchUsers(stack.info, warmUpUsers),
+        accessTokens: (await createBenchUsers(stack.info, warmUpUsers)).map((u) => u.accessToken),
         durationSeconds: WARM_UP_SECONDS,
       }).result;
       const warmUpRate = (warmUp.statusCodeStats['201']?.count ?? 0) / warmUp.duration;
       // Twice the warm-up's rate: a measured run that outpaces its pool would reuse users past the limits.
-      const accessTokens = await createBenchUsers(
-        stack.info,
-        usersFor(Math.max(100, 2 * warmUpRate) * duration, connections),
-      );
+      const accessTokens = (
+        await createBenchUsers(stack.info, usersFor(Math.max(100, 2 * warmUpRate) * duration, connections))
+      ).map((u) => u.accessToken);
       const windows = {
         'token service': startWindow(service.pid),
         PostgREST: postgrestPid === undefined ? undefined : startWindow(postgrestPid),

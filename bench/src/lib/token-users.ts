@@ -19,7 +19,12 @@ import pg from 'pg';
  * tokens with the template's claims and their own `sub`, email and session id, signed with the stack's JWT secret:
  * the token service verifies them exactly as it verifies the auth server's tokens.
  */
-export async function createBenchUsers(stack: StackInfo, count: number): Promise<string[]> {
+export interface BenchUser {
+  id: string;
+  accessToken: string;
+}
+
+export async function createBenchUsers(stack: StackInfo, count: number): Promise<BenchUser[]> {
   const template = await createTestUser(stack, { tier: 'studio' });
   const claims = decodeJwt(template.accessToken);
   const client = new pg.Client({ connectionString: stack.databaseUrl });
@@ -54,8 +59,9 @@ export async function createBenchUsers(stack: StackInfo, count: number): Promise
   const secret = new TextEncoder().encode(stack.jwtSecret);
   const userMetadata = (claims.user_metadata ?? {}) as Record<string, unknown>;
   return Promise.all(
-    users.map(({ id, email }) =>
-      new SignJWT({
+    users.map(async ({ id, email }) => ({
+      id,
+      accessToken: await new SignJWT({
         ...claims,
         sub: id,
         email,
@@ -64,6 +70,6 @@ export async function createBenchUsers(stack: StackInfo, count: number): Promise
       })
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .sign(secret),
-    ),
+    })),
   );
 }
