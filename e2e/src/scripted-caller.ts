@@ -93,9 +93,10 @@ export function resample(input: Int16Array, from: number, to: number): Int16Arra
  *   duration + offset within the frame.
  * - The event-loop delay of this process is tracked: with many callers in one process a late loop delays the
  *   receive timestamps too, and the benchmark reports how much.
- * - Cheap enough to run many in one process (issue 16): frames cut once per clip and reused (silence is one
- *   shared frame), 20 ms frames both ways, and the agent's audio read at the caller's rate with an onset check
- *   that works on 10 ms blocks (the same "heard" criterion and timing as 10 ms frames, see AgentSpeech).
+ * - Cheap enough to run many in one process (issue 16): frames cut once per clip and reused, nothing sent from
+ *   JS between clips (rtc-node's native source sends the silence), 20 ms frames both ways, and the agent's audio
+ *   read at the caller's rate with an onset check that works on 10 ms blocks (the same "heard" criterion and
+ *   timing as 10 ms frames, see AgentSpeech).
  */
 export class ScriptedCaller {
   readonly room = new Room();
@@ -103,14 +104,17 @@ export class ScriptedCaller {
   readonly sampleRate: number;
   readonly frameMs: number;
   readonly #samplesPerFrame: number;
-  readonly #silence: AudioFrame;
-  /** Microphone audio not sent in time, in 10 ms units whatever the frame (the caller's own event loop was late). */
+  /**
+   * Speech not sent in time, in 10 ms units whatever the frame (the caller's own event loop was late while a clip
+   * played: the native source filled the gap with silence).
+   */
   micDropouts = 0;
   /** When the agent's audio track was subscribed (the agent has joined and published). */
   agentTrackAt = 0;
   #source: AudioSource;
   #listening: Promise<void> | undefined;
   #pumping = false;
+  #pumpRunning = false;
   #loopDelayHeld = false;
   #clip:
     | {
@@ -127,12 +131,6 @@ export class ScriptedCaller {
     this.frameMs = options.frameMs ?? 20;
     this.#samplesPerFrame = (this.sampleRate * this.frameMs) / 1000;
     if (!Number.isInteger(this.#samplesPerFrame)) throw new Error('frame length must be whole samples');
-    this.#silence = new AudioFrame(
-      new Int16Array(this.#samplesPerFrame),
-      this.sampleRate,
-      1,
-      this.#samplesPerFrame,
-    );
     this.#source = new AudioSource(this.sampleRate, 1, 1000);
   }
 
@@ -159,7 +157,6 @@ export class ScriptedCaller {
     options.source = TrackSource.SOURCE_MICROPHONE;
     await this.room.localParticipant?.publishTrack(track, options);
     this.#pumping = true;
-    void this.#pump();
   }
 
   /** Every segment of agent speech heard so far, in order. */
@@ -186,16 +183,33 @@ export class ScriptedCaller {
     const speechEndSeconds = clip.utterances.at(-1)?.end ?? clip.samples.length / clip.sampleRate;
     const speechEndSample = Math.round(speechEndSeconds * this.sampleRate);
     const frames = renderClip(clip, this.sampleRate, this.#samplesPerFrame);
+    if (!frames.length) return Promise.resolve(Date.now());
     return new Promise((resolve) => {
       this.#clip = { frames, index: 0, speechEndSample, speechEndedAt: 0, done: resolve };
+      if (this.#pumping && !this.#pumpRunning) void this.#pump();
     });
   }
 
+  /**
+   * The microphone, while a clip plays: one frame per frame length. Between clips it sends nothing from here:
+   * rtc-node's native source sends a 10 ms frame of silence on its own clock whenever its queue is empty (so the
+   * track stays a live microphone, RTP time runs on), which spares this process a timer and an FFI request per
+   * frame of silence.
+   */
   async #pump(): Promise<void> {
+    this.#pumpRunning = true;
+    try {
+      await this.#sendClips();
+    } finally {
+      this.#pumpRunning = false;
+    }
+  }
+
+  async #sendClips(): Promise<void> {
     const frameMs = this.frameMs;
     const perFrame = this.#samplesPerFrame;
     let next = performance.now();
-    while (this.#pumping) {
+    while (this.#pumping && this.#clip) {
       const now = performance.now();
       if (now - next > frameMs * 2) {
         // Late by more than two frames: skip them (a dropout) rather than queue a burst that adds latency.
@@ -203,23 +217,20 @@ export class ScriptedCaller {
         this.micDropouts += (missed * frameMs) / 10;
         next += missed * frameMs;
       }
-      let frame = this.#silence;
       const clip = this.#clip;
-      if (clip) {
-        const queuedMs = this.#source.queuedDuration;
-        frame = clip.frames[clip.index] ?? this.#silence;
-        const frameStart = clip.index * perFrame;
-        clip.index += 1;
-        const frameEnd = clip.index * perFrame;
-        if (!clip.speechEndedAt && frameEnd >= clip.speechEndSample) {
-          // The end of speech leaves the microphone after what is queued ahead of it plus its place in this frame.
-          const withinFrameMs = ((clip.speechEndSample - frameStart) / this.sampleRate) * 1000;
-          clip.speechEndedAt = Date.now() + queuedMs + withinFrameMs;
-        }
-        if (clip.index >= clip.frames.length) {
-          this.#clip = undefined;
-          clip.done(clip.speechEndedAt || Date.now());
-        }
+      const queuedMs = this.#source.queuedDuration;
+      const frame = clip.frames[clip.index] as AudioFrame;
+      const frameStart = clip.index * perFrame;
+      clip.index += 1;
+      const frameEnd = clip.index * perFrame;
+      if (!clip.speechEndedAt && frameEnd >= clip.speechEndSample) {
+        // The end of speech leaves the microphone after what is queued ahead of it plus its place in this frame.
+        const withinFrameMs = ((clip.speechEndSample - frameStart) / this.sampleRate) * 1000;
+        clip.speechEndedAt = Date.now() + queuedMs + withinFrameMs;
+      }
+      if (clip.index >= clip.frames.length) {
+        this.#clip = undefined;
+        clip.done(clip.speechEndedAt || Date.now());
       }
       try {
         await this.#source.captureFrame(frame);
