@@ -12,6 +12,7 @@ import {
 } from '@livekit/rtc-node';
 import type { SpeechClip } from '@voice/devstack/standins/fixtures';
 import { AgentSpeech, type HeardSegment, sleep } from './agent-speech.ts';
+import { resample } from './resample.ts';
 
 export interface ScriptedCallerOptions {
   /**
@@ -60,24 +61,6 @@ function renderClip(clip: CallerClip, sampleRate: number, samplesPerFrame: numbe
     byFormat.set(key, frames);
   }
   return frames;
-}
-
-/**
- * Linear interpolation: enough for speech clips, which are synthesised at 16 or 48 kHz and mostly upsampled here
- * (downsampling this way folds content above the new Nyquist back, harmless for an STT stand-in that only
- * measures voiced frames).
- */
-export function resample(input: Int16Array, from: number, to: number): Int16Array {
-  const ratio = from / to;
-  const out = new Int16Array(Math.floor(input.length / ratio));
-  for (let i = 0; i < out.length; i++) {
-    const pos = i * ratio;
-    const i0 = Math.floor(pos);
-    const i1 = Math.min(i0 + 1, input.length - 1);
-    const frac = pos - i0;
-    out[i] = Math.round((input[i0] ?? 0) * (1 - frac) + (input[i1] ?? 0) * frac);
-  }
-  return out;
 }
 
 /**
