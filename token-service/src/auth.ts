@@ -44,7 +44,6 @@ export class KeySourceUnavailableError extends Error {
   }
 }
 
-const HMAC_ALGORITHMS = ['HS256'] as const;
 const ASYMMETRIC_ALGORITHMS = ['RS256', 'ES256'] as const;
 /** Longer than any real Supabase token; stops megabyte headers from reaching the parser. */
 const MAX_TOKEN_LENGTH = 8192;
@@ -73,8 +72,6 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
       : undefined);
   if (!secret && !jwks) throw new Error('access token verification needs a JWT secret or a JWKS');
 
-  const algorithms: string[] = [...(secret ? HMAC_ALGORITHMS : []), ...(jwks ? ASYMMETRIC_ALGORITHMS : [])];
-
   // HS256 (Supabase's default: the project's JWT secret) is checked here with node:crypto, synchronously; jose
   // would go through WebCrypto, whose every HMAC is a job on libuv's thread pool and a chain of promises: the
   // token service's profile put that verify at ~15 % of its main thread per grant, plus the pool thread's time.
@@ -85,7 +82,8 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     if (jwks && (ASYMMETRIC_ALGORITHMS as readonly string[]).includes(header.alg)) return jwks(header, token);
     throw new AccessTokenError(`algorithm ${String(header.alg)} not allowed`);
   };
-  const asymmetric = algorithms.filter((a) => !(HMAC_ALGORITHMS as readonly string[]).includes(a));
+  // What jose may accept: only the JWKS's algorithms (HS256 never reaches it, see verifyHs256).
+  const asymmetric: string[] = jwks ? [...ASYMMETRIC_ALGORITHMS] : [];
 
   return {
     async verify(token: string): Promise<VerifiedUser> {
