@@ -4,6 +4,8 @@ import { type AudioFrame, AudioStream, type RemoteTrack } from '@livekit/rtc-nod
 export const HEARD_RMS = 0.01;
 /** Quiet longer than this starts a new segment (sentences within one reply pause less). */
 const SEGMENT_GAP_MS = 600;
+/** The participant attribute in which LiveKit agents publish their state (listening, thinking, speaking, …). */
+export const AGENT_STATE_ATTRIBUTE = 'lk.agent.state';
 
 export interface HeardSegment {
   /** Epoch ms of the first loud frame. */
@@ -24,9 +26,27 @@ export function frameRms(frame: AudioFrame): number {
 /**
  * What a caller hears of the agent: the agent's audio track, read in real time, as segments of loud audio with
  * their times. Shared by the e2e caller and the benchmark caller, so both judge "heard" the same way.
+ *
+ * A segment ends after SEGMENT_GAP_MS of quiet, or when the agent started speaking again: its state attribute
+ * went from something else (listening, thinking) to speaking after the segment began. A reply
+ * that stops late and the next one 200-300 ms later are two segments, not one (the gap alone merged them); so are
+ * the two halves of a reply paused by the caller and resumed. The agent sets "speaking" when the reply's first
+ * frame goes to its audio source, and the attribute reaches the caller over signalling before that audio arrives
+ * over RTP (Opus frame, jitter buffer), so the state change comes first and the new segment starts at its sound.
  */
 export class AgentSpeech {
   readonly segments: HeardSegment[] = [];
+  #state: string | undefined;
+  /** How many times the agent went to "speaking" from another state; the last segment's count when it began. */
+  #speakingTurns = 0;
+  #lastSegmentTurn = 0;
+
+  /** The agent's state attribute as the caller receives it (undefined: not published yet). */
+  agentState(state: string | undefined): void {
+    if (state === undefined || state === this.#state) return;
+    if (state === 'speaking') this.#speakingTurns += 1;
+    this.#state = state;
+  }
 
   /**
    * Reads the track until it ends, recording loud segments. Loudness is judged per 10 ms block whatever the frame
@@ -51,8 +71,12 @@ export class AgentSpeech {
         if (sum <= loudSumOfSquares) continue;
         const at = arrivedAt - Math.round(((data.length - start - block) / sampleRate) * 1000);
         const last = this.segments.at(-1);
-        if (last && at - last.lastLoudAt < SEGMENT_GAP_MS) last.lastLoudAt = Math.max(last.lastLoudAt, at);
-        else this.segments.push({ startedAt: at, lastLoudAt: at });
+        if (last && at - last.lastLoudAt < SEGMENT_GAP_MS && this.#lastSegmentTurn === this.#speakingTurns)
+          last.lastLoudAt = Math.max(last.lastLoudAt, at);
+        else {
+          this.segments.push({ startedAt: at, lastLoudAt: at });
+          this.#lastSegmentTurn = this.#speakingTurns;
+        }
       }
     }
   }

@@ -3,6 +3,8 @@ import {
   AudioFrame,
   AudioSource,
   LocalAudioTrack,
+  type Participant,
+  type RemoteParticipant,
   type RemoteTrack,
   Room,
   RoomEvent,
@@ -11,7 +13,7 @@ import {
   TrackSource,
 } from '@livekit/rtc-node';
 import type { SpeechClip } from '@voice/devstack/standins/fixtures';
-import { AgentSpeech, type HeardSegment, sleep } from './agent-speech.ts';
+import { AGENT_STATE_ATTRIBUTE, AgentSpeech, type HeardSegment, sleep } from './agent-speech.ts';
 import { resample } from './resample.ts';
 
 export interface ScriptedCallerOptions {
@@ -128,6 +130,17 @@ export class ScriptedCaller {
       loopDelay.enable();
     }
     this.#loopDelayHeld = true;
+    // The agent's state splits what is heard into replies (AgentSpeech): from its first attributes on.
+    this.room.on(RoomEvent.ParticipantConnected, (participant: RemoteParticipant) => {
+      this.#agent.agentState(participant.attributes[AGENT_STATE_ATTRIBUTE]);
+    });
+    this.room.on(
+      RoomEvent.ParticipantAttributesChanged,
+      (changed: Record<string, string>, participant: Participant) => {
+        if (participant !== this.room.localParticipant)
+          this.#agent.agentState(changed[AGENT_STATE_ATTRIBUTE]);
+      },
+    );
     this.room.on(RoomEvent.TrackSubscribed, (track: RemoteTrack) => {
       if (track.kind === TrackKind.KIND_AUDIO && !this.#listening) {
         this.agentTrackAt = Date.now();
@@ -135,6 +148,8 @@ export class ScriptedCaller {
       }
     });
     await this.room.connect(url, token, { autoSubscribe: true, dynacast: false });
+    for (const participant of this.room.remoteParticipants.values())
+      this.#agent.agentState(participant.attributes[AGENT_STATE_ATTRIBUTE]);
     const track = LocalAudioTrack.createAudioTrack('microphone', this.#source);
     const options = new TrackPublishOptions();
     options.source = TrackSource.SOURCE_MICROPHONE;

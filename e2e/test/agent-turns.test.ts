@@ -98,13 +98,14 @@ describe('turn-taking in a call', () => {
     expect(standins.recorded.stt[0]?.finals.map((f) => f.text)).toEqual(parts);
   }, 180_000);
 
-  it('"mm-hm" during a long answer does not stop it and is not answered', async () => {
+  it('"mm-hm" and then "okay" during a long answer do not stop it and are not answered', async () => {
     const question = 'Tell me about bread.';
-    const [ask, backchannel] = await Promise.all([
+    const [ask, mmHm, okay] = await Promise.all([
       speechClip(question, { voice: VOICE, sampleRate: 48_000 }),
       speechClip('Mm-hm.', { voice: VOICE, sampleRate: 48_000 }),
+      speechClip('Okay.', { voice: VOICE, sampleRate: 48_000 }),
     ]);
-    standins.configure({ sttScript: [question, 'Mm-hm.'] });
+    standins.configure({ sttScript: [question, 'Mm-hm.', 'Okay.'] });
     scriptClaude([question], [LONG]);
     const { grant, caller } = await startCall();
     let backchannelEnd = 0;
@@ -113,14 +114,17 @@ describe('turn-taking in a call', () => {
       const asked = await caller.speak(ask);
       await caller.waitForSpeech(asked, 30_000);
       await sleep(2_000);
-      backchannelEnd = await caller.speak(backchannel);
+      // Two one-word backchannels in the same answer: each is one word, not a two-word interruption together.
+      await caller.speak(mmHm);
+      await sleep(2_000);
+      backchannelEnd = await caller.speak(okay);
       await caller.waitForQuiet(2_000, 60_000);
       lastHeard = Math.max(...caller.heard.map((s) => s.lastLoudAt));
     } finally {
       await caller.hangUp();
     }
     // The answer (~14 s of speech) went on well past the backchannel.
-    report(`[agent-turns] backchannel: agent still talking ${lastHeard - backchannelEnd} ms after "mm-hm"`);
+    report(`[agent-turns] backchannels: agent still talking ${lastHeard - backchannelEnd} ms after "okay"`);
     expect(lastHeard - backchannelEnd).toBeGreaterThan(5_000);
     await endedSession(stack, grant.session_id);
     const messages = await waitFor('3 messages', async () => {
@@ -133,10 +137,11 @@ describe('turn-taking in a call', () => {
     expect(messages[1]?.content).toBe(question);
     expect(messages[2]?.content.replace(/\s+/g, '')).toBe(LONG.replace(/\s+/g, ''));
     expect(messages[2]?.metadata.interrupted).not.toBe(true);
-    // "Mm-hm" got no answer: Claude was never asked to reply to it. (The framework keeps the words of a skipped
-    // backchannel with the caller's next turn; with no next turn they are saved as said, unanswered, at the end.)
+    // The backchannels got no answer: Claude was never asked to reply to them. (The framework keeps the words of
+    // a skipped backchannel with the caller's next turn; with no next turn they are saved as said, unanswered, at
+    // the end.)
     expect(messages.slice(3).map((m) => [m.role, m.content])).toEqual(
-      messages.length > 3 ? [['user', 'Mm-hm.']] : [],
+      messages.length > 3 ? [['user', 'Mm-hm. Okay.']] : [],
     );
     const lastUserTurns = standins.recorded.llm.map((r) =>
       JSON.stringify((r.body as { messages: unknown[] }).messages.at(-1)),
