@@ -12,7 +12,7 @@ const BASE = AGENT_ENV;
 initializeLogger({ pretty: false, level: 'silent' });
 
 describe('turn-taking configuration', () => {
-  it('defaults to the local end-of-turn model, 400/1600 ms endpointing and two-word barge-in (pause first off)', async () => {
+  it('defaults to the local end-of-turn model, 400/1600 ms endpointing and two-word barge-in that pauses first', async () => {
     const config = loadAgentConfig(BASE);
     expect(config.turns).toEqual({
       detection: 'model',
@@ -20,8 +20,8 @@ describe('turn-taking configuration', () => {
       minEndpointingMs: 400,
       maxEndpointingMs: 1600,
       interruptionMinWords: 2,
-      interruptionMinDurationMs: 400,
-      interruptionResumeAfterMs: 0,
+      interruptionMinDurationMs: 200,
+      interruptionResumeAfterMs: 300,
     });
     expect(config.deepgram.endpointingMs).toBe(25);
     const detector = turnDetection(config);
@@ -32,16 +32,8 @@ describe('turn-taking configuration', () => {
     expect(await (detector as inference.TurnDetector).unlikelyThreshold(normalizeLanguage('en'))).toBe(0.36);
   });
 
-  it('pauses the reply on caller speech and resumes it after a backchannel when INTERRUPTION_RESUME_AFTER_MS > 0', () => {
-    expect(
-      interruptionOptions(
-        loadAgentConfig({
-          ...BASE,
-          INTERRUPTION_RESUME_AFTER_MS: '300',
-          INTERRUPTION_MIN_DURATION_MS: '200',
-        }),
-      ),
-    ).toEqual({
+  it('pauses the reply on caller speech and resumes it after a backchannel, unless INTERRUPTION_RESUME_AFTER_MS=0', () => {
+    expect(interruptionOptions(loadAgentConfig(BASE))).toEqual({
       enabled: true,
       mode: 'vad',
       minDuration: 200,
@@ -49,7 +41,15 @@ describe('turn-taking configuration', () => {
       resumeFalseInterruption: true,
       falseInterruptionTimeout: 300,
     });
-    expect(interruptionOptions(loadAgentConfig(BASE))).toEqual({
+    expect(
+      interruptionOptions(
+        loadAgentConfig({
+          ...BASE,
+          INTERRUPTION_RESUME_AFTER_MS: '0',
+          INTERRUPTION_MIN_DURATION_MS: '400',
+        }),
+      ),
+    ).toEqual({
       enabled: true,
       mode: 'vad',
       minDuration: 400,

@@ -118,13 +118,13 @@ export const agentEnv = z.object({
    * Caller speech (ms) while the agent speaks before it pauses (with INTERRUPTION_RESUME_AFTER_MS) or stops (past
    * INTERRUPTION_MIN_WORDS).
    */
-  INTERRUPTION_MIN_DURATION_MS: envPositiveInt.default(400),
+  INTERRUPTION_MIN_DURATION_MS: envPositiveInt.default(200),
   /**
    * Pause first: caller speech of INTERRUPTION_MIN_DURATION_MS pauses the reply at once; it stops for good once the
    * caller's words reach INTERRUPTION_MIN_WORDS, and resumes where it paused this long after the caller went quiet
    * short of them (a backchannel, a cough). 0 = no pause: the reply plays on until the words are there.
    */
-  INTERRUPTION_RESUME_AFTER_MS: z.coerce.number().int().min(0).max(5_000).default(0),
+  INTERRUPTION_RESUME_AFTER_MS: z.coerce.number().int().min(0).max(5_000).default(300),
 
   ANTHROPIC_API_KEY: z.string().min(1),
   /** Anthropic API base URL. Unset = https://api.anthropic.com. */
