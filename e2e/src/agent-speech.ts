@@ -27,12 +27,13 @@ export function frameRms(frame: AudioFrame): number {
  * What a caller hears of the agent: the agent's audio track, read in real time, as segments of loud audio with
  * their times. Shared by the e2e caller and the benchmark caller, so both judge "heard" the same way.
  *
- * A segment ends after SEGMENT_GAP_MS of quiet, or when the agent started speaking again: its state attribute
- * went from something else (listening, thinking) to speaking after the segment began. A reply
- * that stops late and the next one 200-300 ms later are two segments, not one (the gap alone merged them); so are
- * the two halves of a reply paused by the caller and resumed. The agent sets "speaking" when the reply's first
- * frame goes to its audio source, and the attribute reaches the caller over signalling before that audio arrives
- * over RTP (Opus frame, jitter buffer), so the state change comes first and the new segment starts at its sound.
+ * A segment ends after SEGMENT_GAP_MS of quiet, or when the agent started speaking again: its `lk.agent.state`
+ * attribute went from something else (listening, thinking) to speaking after the segment began. So a reply that
+ * stops late and the next one 200-300 ms later are two segments, not one (the gap alone merged them), and so are
+ * the two halves of a reply paused by the caller and resumed. The agent sets "speaking" as the reply's first frame
+ * goes to its audio source; the attribute comes over signalling, the audio over RTP through the caller's jitter
+ * buffer, so the change normally arrives first. Should it arrive after the new reply's first sound, the new
+ * segment starts that much late; without the attribute (another kind of agent) only the gap splits segments.
  */
 export class AgentSpeech {
   readonly segments: HeardSegment[] = [];
