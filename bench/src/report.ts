@@ -284,7 +284,7 @@ function turnsMarkdown(t: TurnsResult): string[] {
   );
   out.push(
     `- Backchannels that stopped the agent: ${t.backchannels.stopped}/${t.backchannels.trials} (longest silence in ` +
-      `the answer, gaps of 600 ms or more: ${(t.backchannels.pausedMs ?? []).join(', ')} ms)`,
+      `the answer between its heard segments: ${(t.backchannels.pausedMs ?? []).join(', ')} ms)`,
   );
   out.push(
     `- Interruptions that stopped the agent within 500 ms: ${t.interruptions.stoppedWithin500}/${t.interruptions.trials} ` +
