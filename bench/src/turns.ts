@@ -276,7 +276,8 @@ export async function runTurnsBench(
 /**
  * The longest quiet stretch the caller heard between two times, within audio that was playing before and after it:
  * loud segments are split by quiet of ≥ 600 ms (SEGMENT_GAP_MS) and where the agent went back to speaking (a
- * resume after a pause; AgentSpeech), and within one segment a quiet stretch is a pause between words, not counted. 0 when the audio never stopped.
+ * resume after a pause; AgentSpeech), and within one segment a quiet stretch is a pause between words, not
+ * counted. 0 when the audio never stopped.
  */
 function longestGap(segments: HeardSegment[], from: number, to: number): number {
   let longest = 0;
