@@ -75,6 +75,25 @@ export function turnDetection(config: AgentConfig): 'vad' | inference.TurnDetect
 }
 
 /**
+ * What a reply takes from the start of its Claude request to its first audio when nothing is slow: Claude's first
+ * token (~400 ms, the bench profile's and a typical Haiku/Sonnet figure) and the first sentence's speech (~200 ms).
+ */
+export const REPLY_LEAD_MS = 600;
+
+/**
+ * Deepgram gives a final at every pause of the caller's (endpointing 25 ms), and each final used to start a
+ * preemptive Claude request and its speech, thrown away when the caller went on: 1.5 Claude requests per answered
+ * turn in the turns benchmark. With the option patches/@livekit+agents adds, a final's preemptive request waits
+ * for the end-of-turn model's prediction of the pause (made 200 ms into it): when the model hears a finished
+ * thought it starts at once (the turn will end `minEndpointingMs` after the speech), otherwise only this long
+ * into the pause, `REPLY_LEAD_MS` before the turn would end at `maxEndpointingMs`, so a turn the model misjudged
+ * as unfinished still has its reply ready when it ends, and a pause shorter than this costs no request.
+ */
+export function preemptiveUnlikelyEndOfTurnDelay(config: AgentConfig): number {
+  return Math.max(0, config.turns.maxEndpointingMs - REPLY_LEAD_MS);
+}
+
+/**
  * The AgentSession for one call. Everything here runs without LiveKit Cloud: VAD is the prewarmed local Silero
  * model (passed explicitly: the default would be the cloud inference VAD), turn detection is the local
  * end-of-turn model or VAD (see turnDetection), and interruption detection is plain VAD (the adaptive mode calls
@@ -115,8 +134,15 @@ export function buildAgentSession(opts: {
         resumeFalseInterruption: false,
       },
       // Start Claude, and speech synthesis, on the final transcript while the endpointing delay runs; discarded
-      // (and still billed, which the usage meter counts) if the caller keeps talking.
-      preemptiveGeneration: { enabled: true, preemptiveTts: true },
+      // (and still billed, which the usage meter counts) if the caller keeps talking. TURN_PREEMPTIVE=model
+      // gates it on the end-of-turn model (see preemptiveUnlikelyEndOfTurnDelay).
+      preemptiveGeneration: {
+        enabled: true,
+        preemptiveTts: true,
+        ...(config.turns.detection === 'model' && config.turns.preemptive === 'model'
+          ? { unlikelyEndOfTurnDelay: preemptiveUnlikelyEndOfTurnDelay(config) }
+          : {}),
+      },
     },
     connOptions: {
       // Quick retries: a caller is waiting in silence. After these, the call speaks an apology and goes on.
