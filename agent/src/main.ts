@@ -4,7 +4,7 @@ import { type AgentServer, cli, ServerOptions } from '@livekit/agents';
 import { createLogger, createServiceClient } from '@voice/core';
 import { loadAgentConfig } from '@voice/core/config/agent';
 import { JobCapacity, jobRequestHandler } from './job-admission.ts';
-import { applyJobLoader, applyJobSemiSpace } from './job-loader.ts';
+import { applyJobLoader, applyJobMallocArenas, applyJobSemiSpace } from './job-loader.ts';
 import { startMetricsServer } from './metrics/metrics-server.ts';
 import { OBSERVATIONS_URL_ENV } from './metrics/observation-reporter.ts';
 import { AgentMetrics } from './metrics/prometheus.ts';
@@ -57,6 +57,7 @@ if (config.jobStartNice > 0 && !canRaisePriority()) {
 // tsx's loader would cost each of them ~33 MiB and ~1 s of start-up (AGENT_JOB_LOADER, job-loader.ts).
 const jobLoader = applyJobLoader(config.jobLoader);
 applyJobSemiSpace(config.jobSemiSpaceMb);
+applyJobMallocArenas();
 
 /** agents-js treats port 0 as "use 8081" in start mode, so pick a free port ourselves when asked for any. */
 async function resolvePort(port: number, host: string): Promise<number> {

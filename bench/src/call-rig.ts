@@ -14,7 +14,7 @@ import {
 import { createTestUser, serviceClient } from '@voice/devstack/testing/users';
 import { sleep } from '../../e2e/src/agent-speech.ts';
 import { type RunningAgentWorker, startAgentWorker } from '../../e2e/src/agent-worker.ts';
-import { BenchCaller, type BenchCallerOptions } from './bench-caller.ts';
+import { ScriptedCaller, type ScriptedCallerOptions } from '../../e2e/src/scripted-caller.ts';
 
 /**
  * The benchmark rig: the local stack (Postgres, PostgREST, auth, livekit-server), the provider stand-ins at the
@@ -74,7 +74,7 @@ export interface Rig {
   logDir: string;
   /** Idle job processes the worker keeps warm. */
   idleProcesses: number;
-  /** The callers' audio rate (the clips are synthesised at it); see BenchCallerOptions. */
+  /** The callers' audio rate (the clips are synthesised at it); see ScriptedCallerOptions. */
   callerSampleRate: number;
   stop(): Promise<void>;
 }
@@ -224,7 +224,7 @@ export interface CallResult {
 }
 
 export class BenchCall {
-  readonly caller: BenchCaller;
+  readonly caller: ScriptedCaller;
   grant: TokenResponse | undefined;
   tokenRequestedAt = 0;
   tokenIssuedAt = 0;
@@ -233,8 +233,8 @@ export class BenchCall {
   greetingSpanMs = 0;
   readonly turns: Turn[] = [];
 
-  constructor(options: BenchCallerOptions = {}) {
-    this.caller = new BenchCaller(options);
+  constructor(options: ScriptedCallerOptions = {}) {
+    this.caller = new ScriptedCaller(options);
   }
 
   /** Token request → join → greeting heard, then the greeting finishes. */

@@ -63,6 +63,8 @@ export interface DensityLevel {
   setupMs: Summary;
   /** The callers' audio rate, both ways (Hz). */
   callerSampleRate?: number;
+  /** The callers' frame length, both ways (ms). */
+  callerFrameMs?: number;
   /** Microphone audio (10 ms units) the callers could not send in time, all calls; worst event-loop delay p99 of a caller. */
   callerMicDropouts: number;
   callerLoopDelayP99Ms: number;
@@ -120,6 +122,8 @@ export async function runDensityLevel(
     cpuProfileDir?: string;
     /** The callers' audio rate (`--caller-rate`). */
     callerSampleRate?: number;
+    /** The callers' frame length (`--caller-frame-ms`, default the caller's 20 ms). */
+    callerFrameMs?: number;
     /** Rig on one core, agent worker on another (see lib/pinning.ts); undefined = not pinned. */
     pin?: Pinning;
     log: (line: string) => void;
@@ -159,7 +163,10 @@ export async function runDensityLevel(
     const opened = await Promise.allSettled(
       users.map(async (user, i) => {
         await sleep(i * 150);
-        const call = new BenchCall({ sampleRate: rig.callerSampleRate });
+        const call = new BenchCall({
+          sampleRate: rig.callerSampleRate,
+          ...(options.callerFrameMs ? { frameMs: options.callerFrameMs } : {}),
+        });
         calls.push(call);
         await call.open(rig, user, Math.min(90_000, Math.max(5_000, budget())));
         return call;
@@ -234,6 +241,7 @@ export async function runDensityLevel(
       },
       benchThreadCpu,
       callerSampleRate: rig.callerSampleRate,
+      callerFrameMs: calls[0]?.caller.frameMs,
       rssPerCallMiB: round(busy.reduce((s, p) => s + p.rssMiB, 0) / Math.max(1, busy.length)),
       pssPerCallMiB: meanOf(busy.map((p) => p.pssMiB)),
       ussPerCallMiB: meanOf(busy.map((p) => p.ussMiB)),

@@ -46,6 +46,8 @@ const { values, positionals } = parseArgs({
     pin: { type: 'string', default: '0:1' },
     // Density: the callers' audio rate both ways (Opus stays 48 kHz on the wire; less audio through FFI and JS).
     'caller-rate': { type: 'string', default: '16000' },
+    // Density: the callers' frame length both ways, ms (each frame is an FFI request or event and a JS wake-up).
+    'caller-frame-ms': { type: 'string' },
     // Density: a CPU profile of the benchmark process (its callers) over each level's window, written to this dir.
     'cpu-profile': { type: 'string' },
     note: { type: 'string' },
@@ -184,6 +186,7 @@ try {
         agentEnv,
         ...(pin ? { pin } : {}),
         callerSampleRate: Number(values['caller-rate']),
+        ...(values['caller-frame-ms'] ? { callerFrameMs: Number(values['caller-frame-ms']) } : {}),
         ...(values['cpu-profile'] ? { cpuProfileDir: values['cpu-profile'] } : {}),
         log,
       });

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type RunningStack, startStack } from '@voice/devstack/stack';
-import { createTestUser } from '@voice/devstack/testing/users';
 import pg from 'pg';
+import { createBenchUsers } from './lib/token-users.ts';
 
 /**
  * Postgres's share of a token grant, alone: the claim the token service runs (`claim_voice_session`, the same
@@ -10,21 +10,28 @@ import pg from 'pg';
  * backend's CPU read from /proc and pg_stat_statements (track = all, so the statements inside the plpgsql function
  * are listed too) saying where it goes.
  *
- *   npx tsx bench/src/token-claim-sql.ts [--users 50] [--claims 4000] [--top 15]
+ *   npx tsx bench/src/token-claim-sql.ts [--users 2000] [--claims 2000] [--top 15] [--max-concurrent 3]
  *
- * The claims go round-robin over `--users` Studio users with the limits raised (as the token benchmark does), so
- * each user piles up claims/users live sessions: the token benchmark's users pile up ~200 each at 50 clients.
+ * The claims go round-robin over `--users` Studio users (made in bulk, bench/src/lib/token-users.ts) with the
+ * production limits (3 calls at once, 10 a minute), after a warm-up of 2 claims per user: with --claims equal to
+ * --users each user makes 3 claims, as in the token benchmark, and holds at most 2 open sessions when it claims.
+ * More claims than users need `--max-concurrent` (and a per-minute limit) raised: then sessions pile up per user,
+ * which is how the token benchmark ran until 2026-12 (300-3700 open sessions per user).
  * Prints JSON: backend CPU ms per claim, wall ms per claim, and the statements by total time.
  */
 const { values } = parseArgs({
   options: {
-    users: { type: 'string', default: '50' },
-    claims: { type: 'string', default: '4000' },
+    users: { type: 'string', default: '2000' },
+    claims: { type: 'string', default: '2000' },
+    'max-concurrent': { type: 'string', default: '3' },
     top: { type: 'string', default: '15' },
   },
 });
 const users = Number(values.users);
 const claims = Number(values.claims);
+const maxConcurrent = Number(values['max-concurrent']);
+// The per-minute limit (production: 10) rises with the concurrency limit when sessions are made to pile up.
+const maxPerMinute = maxConcurrent <= 3 ? 10 : maxConcurrent;
 
 const CLAIM_SQL =
   'select public.claim_voice_session(p_user_id => $1, p_session_id => $2, p_room_name => $3, ' +
@@ -48,9 +55,7 @@ try {
   await stack.postgres.stop();
   await stack.postgres.start();
 
-  const ids = await Promise.all(
-    Array.from({ length: users }, async () => (await createTestUser(stack!.info, { tier: 'studio' })).id),
-  );
+  const ids = (await createBenchUsers(stack.info, users)).map((u) => u.id);
   const client = new pg.Client({ connectionString: stack.info.databaseUrl });
   await client.connect();
   await client.query('create extension if not exists pg_stat_statements');
@@ -62,8 +67,8 @@ try {
       session,
       `voice-${session}`,
       null,
-      1_000_000,
-      1_000_000,
+      maxConcurrent,
+      maxPerMinute,
       600,
       1800,
       120,

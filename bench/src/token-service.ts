@@ -4,9 +4,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTokenServiceProcess } from '@voice/devstack/services/token-service';
 import { startStack } from '@voice/devstack/stack';
-import { createTestUser } from '@voice/devstack/testing/users';
 import { startWindow } from './lib/process-usage.ts';
 import { type LoadResult, startLoad } from './lib/token-load.ts';
+import { createBenchUsers } from './lib/token-users.ts';
 
 /**
  * Token issuance benchmark: POST /v1/token against a token-service PROCESS on a local stack (auth server,
@@ -22,12 +22,24 @@ import { type LoadResult, startLoad } from './lib/token-load.ts';
  * the load generator's own count) divided by the tokens granted: "CPU ms per token", piece by piece. The load
  * generator (autocannon) runs in its own process: in this one it would share an event loop with the gateway.
  *
- * Each level gets fresh users: with the limits raised, a user's live sessions pile up (hundreds within the 120 s
- * lease) and every claim counts them, while real users hold at most a few. Fresh users keep a level from paying
- * for the previous levels' history.
+ * Users as in production: the service runs with the production limits (3 calls at once, 10 tokens a minute) and
+ * each user is asked for GRANTS_PER_USER tokens, so every claim finds what a real user's claim finds (at most 2 open
+ * sessions, a few issuances in the last minute) and every request is granted. That takes thousands of users per
+ * level (bench/src/lib/token-users.ts creates them in bulk); the warm-up's rate sizes the measured run's pool.
+ * (Until 2026-12 the bench reused one user per connection with the limits raised: each piled up 300-3700 open
+ * sessions that every claim scanned, which no real user can have.)
  */
 
 const CONCURRENCY = [1, 10, 50];
+/**
+ * Tokens asked for per user: the production limit on calls at once (VOICE_MAX_CONCURRENT_SESSIONS' default), so a
+ * user's last grant finds 2 open sessions and none is refused. Nobody joins the bench's rooms, so every granted
+ * session stays open for its lease.
+ */
+const GRANTS_PER_USER = 3;
+const WARM_UP_SECONDS = 2;
+/** Sizes the warm-up's user pool (tokens/s no level here reaches; the measured run is sized from the warm-up). */
+const WARM_UP_RATE_CEILING = 3000;
 /** The processes a grant costs in production; the rest of the table (load generator, gateway) is the rig. */
 const GRANT_PATH = ['token service', 'PostgREST', 'Postgres'];
 const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
@@ -66,8 +78,7 @@ export async function runTokenServiceBench(
   const service = await startTokenServiceProcess(stack.info, logDir, {
     env: {
       LOG_LEVEL: 'warn',
-      VOICE_MAX_CONCURRENT_SESSIONS: '1000000',
-      VOICE_MAX_ISSUANCES_PER_MINUTE: '1000000',
+      // The production limits (the defaults) stay on: GRANTS_PER_USER keeps every user within them.
       ...serviceEnv,
       // `--service-env TOKEN_DATABASE_URL=stack`: the direct Postgres path, to this stack's database.
       ...(serviceEnv.TOKEN_DATABASE_URL === 'stack' ? { TOKEN_DATABASE_URL: stack.info.databaseUrl } : {}),
@@ -77,12 +88,19 @@ export async function runTokenServiceBench(
   try {
     const rows: TokenBenchRow[] = [];
     for (const connections of CONCURRENCY) {
-      const users = await Promise.all(
-        Array.from({ length: connections }, () => createTestUser(stack.info, { tier: 'studio' })),
-      );
-      const spec = { url: service.url, accessTokens: users.map((u) => u.accessToken), connections };
-      // Warm-up: connections, JIT, PostgREST's schema cache, the kill-switch cache.
-      await startLoad({ ...spec, durationSeconds: 2 }).result;
+      const spec = { url: service.url, connections, grantsPerUser: GRANTS_PER_USER };
+      // Warm-up: connections, JIT, PostgREST's schema cache, the kill-switch cache; its rate sizes the next pool.
+      const warmUpUsers = usersFor(WARM_UP_RATE_CEILING * WARM_UP_SECONDS, connections);
+      const warmUp = await startLoad({
+        ...spec,
+        accessTokens: (await createBenchUsers(stack.info, warmUpUsers)).map((u) => u.accessToken),
+        durationSeconds: WARM_UP_SECONDS,
+      }).result;
+      const warmUpRate = (warmUp.statusCodeStats['201']?.count ?? 0) / warmUp.duration;
+      // Twice the warm-up's rate: a measured run that outpaces its pool would reuse users past the limits.
+      const accessTokens = (
+        await createBenchUsers(stack.info, usersFor(Math.max(100, 2 * warmUpRate) * duration, connections))
+      ).map((u) => u.accessToken);
       const windows = {
         'token service': startWindow(service.pid),
         PostgREST: postgrestPid === undefined ? undefined : startWindow(postgrestPid),
@@ -92,7 +110,7 @@ export async function runTokenServiceBench(
       // The devstack gateway and auth server run in THIS process; during the load nothing else here works.
       const ownBefore = process.cpuUsage();
       const startedAt = performance.now();
-      const result = await startLoad({ ...spec, durationSeconds: duration }).result;
+      const result = await startLoad({ ...spec, accessTokens, durationSeconds: duration }).result;
       const wallSeconds = (performance.now() - startedAt) / 1000;
       const own = process.cpuUsage(ownBefore);
       const cpuSeconds: Record<string, number> = {
@@ -105,6 +123,13 @@ export async function runTokenServiceBench(
       const row = toRow(connections, result, cpuSeconds, wallSeconds);
       if (Object.keys(serviceEnv).length > 0) row.serviceEnv = serviceEnv;
       rows.push(row);
+      const refused = Object.entries(row.statusCodes).filter(([code]) => code !== '201');
+      if (refused.length > 0) {
+        console.error(
+          `token-service bench: ${connections} clients: not every request was granted ` +
+            `(${JSON.stringify(row.statusCodes)}); the user pool (${accessTokens.length}) may have run out`,
+        );
+      }
       console.error(
         `token-service bench: ${connections} clients → ${row.tokensPerSecond} tokens/s, ` +
           `p50 ${row.latencyMs.p50} ms, p99 ${row.latencyMs.p99} ms; CPU ms/token ${JSON.stringify(row.cpuMsPerToken)}`,
@@ -155,6 +180,11 @@ function toRow(
   };
 }
 
+/** Users for `grants` requests at GRANTS_PER_USER each, and at least one per connection. */
+function usersFor(grants: number, connections: number): number {
+  return Math.max(connections, Math.ceil(grants / GRANTS_PER_USER) + connections);
+}
+
 function mkdtempLogDir(): string {
   const dir = path.join(os.tmpdir(), `token-bench-${process.pid}`);
   mkdirSync(dir, { recursive: true });
@@ -192,7 +222,8 @@ export function writeTokenBenchResults(rows: TokenBenchRow[]): { json: string; m
       '',
       `Measured ${measuredAt} on ${machine}; load generator, token service, Postgres, PostgREST, gateway and`,
       'auth server share the machine. Every request is a full grant (JWT, atomic claim + insert in Postgres,',
-      'LiveKit token). One Studio user per connection. Goal: p99 under 50 ms at 50 clients.',
+      `LiveKit token). Production limits; each Studio user asks for ${GRANTS_PER_USER} tokens (bench/README.md). Goal: p99`,
+      'under 50 ms at 50 clients.',
       ...(serviceEnv ? ['', `Token service env: ${Object.keys(serviceEnv).join(', ')} set.`] : []),
       '',
       '| clients | tokens/s | p50 ms | p90 ms | p99 ms | max ms | status codes | errors |',

@@ -1,3 +1,4 @@
+import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { z } from 'zod';
 
@@ -43,7 +44,6 @@ export class KeySourceUnavailableError extends Error {
   }
 }
 
-const HMAC_ALGORITHMS = ['HS256'] as const;
 const ASYMMETRIC_ALGORITHMS = ['RS256', 'ES256'] as const;
 /** Longer than any real Supabase token; stops megabyte headers from reaching the parser. */
 const MAX_TOKEN_LENGTH = 8192;
@@ -72,31 +72,38 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
       : undefined);
   if (!secret && !jwks) throw new Error('access token verification needs a JWT secret or a JWKS');
 
-  const algorithms: string[] = [...(secret ? HMAC_ALGORITHMS : []), ...(jwks ? ASYMMETRIC_ALGORITHMS : [])];
-
-  // Imported once: handing jose the raw bytes would re-import the HMAC key on every request (~3x slower verify).
-  const hmacKey = secret
-    ? crypto.subtle.importKey('raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])
-    : undefined;
+  // HS256 (Supabase's default: the project's JWT secret) is checked here with node:crypto, synchronously; jose
+  // would go through WebCrypto, whose every HMAC is a job on libuv's thread pool and a chain of promises: the
+  // token service's profile put that verify at ~15 % of its main thread per grant, plus the pool thread's time.
+  // Asymmetric tokens (JWKS) still go through jose.
+  const hmacKey = secret ? createSecretKey(secret) : undefined;
 
   const getKey: JWTVerifyGetKey = async (header, token) => {
-    if (hmacKey && (HMAC_ALGORITHMS as readonly string[]).includes(header.alg)) return hmacKey;
     if (jwks && (ASYMMETRIC_ALGORITHMS as readonly string[]).includes(header.alg)) return jwks(header, token);
     throw new AccessTokenError(`algorithm ${String(header.alg)} not allowed`);
   };
+  // What jose may accept: only the JWKS's algorithms (HS256 never reaches it, see verifyHs256).
+  const asymmetric: string[] = jwks ? [...ASYMMETRIC_ALGORITHMS] : [];
 
   return {
     async verify(token: string): Promise<VerifiedUser> {
       if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw new AccessTokenError('bad length');
       let payload: JWTPayload;
       try {
-        ({ payload } = await jwtVerify(token, getKey, {
-          algorithms,
-          audience: 'authenticated',
-          ...(options.issuer ? { issuer: options.issuer } : {}),
-          clockTolerance: options.clockToleranceSeconds,
-          requiredClaims: ['exp', 'sub'],
-        }));
+        const hs256 = hmacKey ? verifyHs256(token, hmacKey) : undefined;
+        if (hs256) {
+          payload = hs256;
+          checkClaims(payload, options.issuer, options.clockToleranceSeconds);
+        } else {
+          if (asymmetric.length === 0) throw new AccessTokenError('algorithm not allowed');
+          ({ payload } = await jwtVerify(token, getKey, {
+            algorithms: asymmetric,
+            audience: 'authenticated',
+            ...(options.issuer ? { issuer: options.issuer } : {}),
+            clockTolerance: options.clockToleranceSeconds,
+            requiredClaims: ['exp', 'sub'],
+          }));
+        }
       } catch (error) {
         throw classify(error);
       }
@@ -107,6 +114,74 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
       return { userId: claims.data.sub, expiresAt: claims.data.exp };
     },
   };
+}
+
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+function decodeJsonObject(part: string, what: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(strictUtf8.decode(Buffer.from(part, 'base64url')));
+  } catch {
+    throw new AccessTokenError(`${what} is not JSON`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new AccessTokenError(`${what} is not a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/**
+ * A compact JWS whose protected header says HS256, verified with the secret: the payload, or undefined when the
+ * header names another algorithm (then jose decides, against the JWKS or not at all). As strict as jose's
+ * jwtVerify with `algorithms: ['HS256']`, and stricter in one place: any `crit` header is refused (Supabase uses
+ * none; jose would accept `crit: ["b64"]` with `b64: true`). The signature is over the exact encoded text, so
+ * nothing decoded is trusted before it matches (compared in constant time).
+ */
+function verifyHs256(token: string, key: KeyObject): JWTPayload | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3) throw new AccessTokenError('ERR_JWS_INVALID');
+  const [encodedHeader, encodedPayload, encodedSignature] = parts as [string, string, string];
+  if (!BASE64URL.test(encodedHeader)) throw new AccessTokenError('ERR_JWS_INVALID');
+  const header = decodeJsonObject(encodedHeader, 'header');
+  if (header.alg !== 'HS256') return undefined;
+  if (header.crit !== undefined || header.b64 !== undefined) throw new AccessTokenError('ERR_JWS_INVALID');
+  if (!BASE64URL.test(encodedPayload) || !BASE64URL.test(encodedSignature)) {
+    throw new AccessTokenError('ERR_JWS_INVALID');
+  }
+  const expected = createHmac('sha256', key).update(`${encodedHeader}.${encodedPayload}`).digest();
+  const signature = Buffer.from(encodedSignature, 'base64url');
+  if (signature.length !== expected.length || !timingSafeEqual(signature, expected)) {
+    throw new AccessTokenError('ERR_JWS_SIGNATURE_VERIFICATION_FAILED');
+  }
+  return decodeJsonObject(encodedPayload, 'payload') as JWTPayload;
+}
+
+/** jose's claim checks for these options: exp and sub present, aud includes "authenticated", iss, iat/nbf/exp times. */
+function checkClaims(payload: JWTPayload, issuer: string | undefined, toleranceSeconds: number): void {
+  for (const claim of ['iss', 'aud', 'sub', 'exp'] as const) {
+    if (claim === 'iss' && issuer === undefined) continue;
+    if (!Object.hasOwn(payload, claim))
+      throw new AccessTokenError(`ERR_JWT_CLAIM_VALIDATION_FAILED ${claim}`);
+  }
+  if (issuer !== undefined && payload.iss !== issuer)
+    throw new AccessTokenError('ERR_JWT_CLAIM_VALIDATION_FAILED iss');
+  const aud = payload.aud;
+  if (!(aud === 'authenticated' || (Array.isArray(aud) && aud.includes('authenticated')))) {
+    throw new AccessTokenError('ERR_JWT_CLAIM_VALIDATION_FAILED aud');
+  }
+  const now = Math.floor(Date.now() / 1000);
+  for (const claim of ['iat', 'nbf', 'exp'] as const) {
+    const value = payload[claim];
+    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) {
+      throw new AccessTokenError(`ERR_JWT_CLAIM_VALIDATION_FAILED ${claim}`);
+    }
+  }
+  if (payload.nbf !== undefined && payload.nbf > now + toleranceSeconds) {
+    throw new AccessTokenError('ERR_JWT_CLAIM_VALIDATION_FAILED nbf');
+  }
+  if ((payload.exp as number) <= now - toleranceSeconds) throw new AccessTokenError('ERR_JWT_EXPIRED');
 }
 
 function classify(error: unknown): Error {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nodeStripsTypes, withoutTsxLoader } from '../../src/job-loader.ts';
+import { applyJobMallocArenas, nodeStripsTypes, withoutTsxLoader } from '../../src/job-loader.ts';
 
 const TSX = '/srv/app/node_modules/tsx/dist';
 
@@ -46,5 +46,16 @@ describe('nodeStripsTypes', () => {
     expect(nodeStripsTypes({ typescript: 'transform' })).toBe(true);
     expect(nodeStripsTypes({ typescript: false })).toBe(false);
     expect(nodeStripsTypes({})).toBe(false);
+  });
+});
+
+describe('applyJobMallocArenas', () => {
+  it("caps glibc's malloc arenas at 2 for the forks, unless the operator chose a value", () => {
+    const unset: NodeJS.ProcessEnv = {};
+    applyJobMallocArenas(unset);
+    expect(unset.MALLOC_ARENA_MAX).toBe('2');
+    const chosen: NodeJS.ProcessEnv = { MALLOC_ARENA_MAX: '8' };
+    applyJobMallocArenas(chosen);
+    expect(chosen.MALLOC_ARENA_MAX).toBe('8');
   });
 });

@@ -11,8 +11,12 @@ import { fileURLToPath } from 'node:url';
  */
 export interface LoadSpec {
   url: string;
-  /** One access token per connection (connection i uses tokens[i % length]). */
+  /**
+   * Users' access tokens. Connection i uses tokens i, i + connections, i + 2 × connections, ... in turn, each for
+   * `grantsPerUser` requests: connections never share a user, and no user is asked for more than that many.
+   */
   accessTokens: string[];
+  grantsPerUser: number;
   connections: number;
   durationSeconds: number;
 }
@@ -72,6 +76,7 @@ export function startLoad(spec: LoadSpec): RunningLoad {
 
 interface AutocannonClient {
   setHeaders(headers: Record<string, string>): void;
+  on(event: 'response', listener: () => void): void;
 }
 type Autocannon = (options: {
   url: string;
@@ -89,7 +94,10 @@ async function runChild(): Promise<void> {
   const spec = JSON.parse(input) as LoadSpec;
   // autocannon ships no type declarations; this is the slice of its API we use.
   const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
-  let next = 0;
+  let nextConnection = 0;
+  // Users per connection: when a long run outlasts them, a connection starts over at its first user (the limits
+  // then refuse some requests, which the status codes show).
+  const usersPerConnection = Math.max(1, Math.floor(spec.accessTokens.length / spec.connections));
   const cpuBefore = process.cpuUsage();
   const result = await autocannon({
     url: `${spec.url}/v1/token`,
@@ -98,10 +106,20 @@ async function runChild(): Promise<void> {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: '{}',
-    // One user per connection.
     setupClient: (client) => {
-      const token = spec.accessTokens[next++ % spec.accessTokens.length]!;
-      client.setHeaders({ 'content-type': 'application/json', authorization: `Bearer ${token}` });
+      const connection = nextConnection++;
+      let responses = 0;
+      const useUser = (n: number) => {
+        const token = spec.accessTokens[(connection + n * spec.connections) % spec.accessTokens.length]!;
+        client.setHeaders({ 'content-type': 'application/json', authorization: `Bearer ${token}` });
+      };
+      useUser(0);
+      // 'response' is emitted before the connection sends its next request, so that request uses the new user.
+      client.on('response', () => {
+        responses++;
+        if (responses % spec.grantsPerUser === 0)
+          useUser((responses / spec.grantsPerUser) % usersPerConnection);
+      });
     },
   });
   const cpu = process.cpuUsage(cpuBefore);

@@ -127,6 +127,23 @@ describe('kill switch', () => {
     }
   });
 
+  it('a tier flag turns voice off for that tier; a user flag wins over it', async () => {
+    const user = await createTestUser(stack, { tier: 'studio' });
+    const pilot = await createTestUser(stack, { tier: 'studio' });
+    try {
+      await setFlag('tier', 'studio', false);
+      await setFlag('user', pilot.id, true);
+      const refused = await service.requestToken(user.accessToken, {});
+      expect(refused.status).toBe(503);
+      expect(refused.body).toMatchObject({ error: { code: 'VOICE_DISABLED' } });
+      expect((await service.requestToken(pilot.accessToken, {})).status).toBe(201);
+    } finally {
+      await db.from('voice_flags').delete().eq('scope', 'tier').eq('subject', 'studio');
+      await db.from('voice_flags').delete().eq('scope', 'user').eq('subject', pilot.id);
+    }
+    expect((await service.requestToken(user.accessToken, {})).status).toBe(201);
+  });
+
   it('staged rollout: globally off but on for one user', async () => {
     const pilot = await createTestUser(stack, { tier: 'studio' });
     const other = await createTestUser(stack, { tier: 'studio' });

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -40,6 +40,12 @@ async function hs256(payload: JWTPayload, key: Uint8Array = secretBytes): Promis
   return new SignJWT(payload).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(key);
 }
 
+/** Any header and payload, HMAC-signed with the secret (shapes jose's SignJWT refuses to produce). */
+function signedRaw(header: unknown, payload: unknown): string {
+  const input = `${b64url(header)}.${b64url(payload)}`;
+  return `${input}.${createHmac('sha256', SECRET).update(input).digest('base64url')}`;
+}
+
 let rsa: Awaited<ReturnType<typeof generateKeyPair>>;
 let rsaJwk: JWK;
 let rsaPem: string;
@@ -65,6 +71,13 @@ describe('access token verification: HS256 secret and JWKS together', () => {
   it('accepts a valid HS256 token and a valid RS256 token from the key set', async () => {
     await expect(verifier().verify(await hs256(claims()))).resolves.toMatchObject({ userId });
     await expect(verifier().verify(await rs256(claims()))).resolves.toMatchObject({ userId });
+  });
+
+  it('accepts an audience list that includes "authenticated", and any typ', async () => {
+    await expect(
+      verifier().verify(await hs256(claims({ aud: ['other', 'authenticated'] }))),
+    ).resolves.toMatchObject({ userId });
+    await expect(verifier().verify(signedRaw({ alg: 'HS256' }, claims()))).resolves.toMatchObject({ userId });
   });
 
   it('tolerates a few seconds of clock skew, but not more', async () => {
@@ -128,6 +141,22 @@ describe('access token verification: HS256 secret and JWKS together', () => {
     ['role anon (the anon key)', () => hs256(claims({ role: 'anon', sub: undefined }))],
     ['role service_role', () => hs256(claims({ role: 'service_role' }))],
     ['missing exp', () => hs256(claims({ exp: undefined }))],
+    ['exp not a number', async () => signedRaw({ alg: 'HS256' }, { ...claims(), exp: String(now() + 3600) })],
+    ['nbf not a number', async () => signedRaw({ alg: 'HS256' }, { ...claims(), nbf: String(now() - 10) })],
+    ['iat not a number', async () => signedRaw({ alg: 'HS256' }, { ...claims(), iat: 'yesterday' })],
+    ['audience list without ours', () => hs256(claims({ aud: ['service', 'anon'] }))],
+    ['payload a JSON array', async () => signedRaw({ alg: 'HS256' }, [claims()])],
+    ['header a JSON array', async () => signedRaw([{ alg: 'HS256' }], claims())],
+    [
+      'a critical header extension',
+      async () => signedRaw({ alg: 'HS256', crit: ['b64'], b64: true }, claims()),
+    ],
+    [
+      'unencoded payload (b64: false)',
+      async () => signedRaw({ alg: 'HS256', crit: ['b64'], b64: false }, claims()),
+    ],
+    ['padding or other characters in the signature', async () => `${signedRaw({ alg: 'HS256' }, claims())}=`],
+    ['four segments', async () => `${await hs256(claims())}.e30`],
   ];
 
   it.each(attacks)('rejects %s', async (_name, make) => {
