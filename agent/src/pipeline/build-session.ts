@@ -97,6 +97,17 @@ export function preemptiveUnlikelyEndOfTurnDelay(config: AgentConfig): number {
 }
 
 /**
+ * With the gate, the VAD silence (ms) at which the end-of-turn model is asked about a pause (upstream: 200).
+ * Silero hears the end of speech ~140–160 ms late, so at 200 the prediction was asked ~340 ms after the speech
+ * and came back ~400 ms after it, ~140 ms after Deepgram's final: every gated reply started that much later than
+ * an eager one. At 100 it is asked about when the final arrives (~260 ms after the speech; the final asks too if
+ * it comes first) and back ~55 ms later. The model then hears ~260 ms of trailing silence instead of ~340, nearer
+ * the 200 it is calibrated for; the endpointing reads the same prediction (one per pause, as before).
+ * Measured in bench/README.md ("Preemptive requests per turn").
+ */
+export const EOT_PREDICTION_SILENCE_MS = 100;
+
+/**
  * The AgentSession for one call. Everything here runs without LiveKit Cloud: VAD is the prewarmed local Silero
  * model (passed explicitly: the default would be the cloud inference VAD), turn detection is the local
  * end-of-turn model or VAD (see turnDetection), and interruption detection is plain VAD (the adaptive mode calls
@@ -143,7 +154,10 @@ export function buildAgentSession(opts: {
         enabled: true,
         preemptiveTts: true,
         ...(config.turns.detection === 'model' && config.turns.preemptive === 'model'
-          ? { unlikelyEndOfTurnDelay: preemptiveUnlikelyEndOfTurnDelay(config) }
+          ? {
+              unlikelyEndOfTurnDelay: preemptiveUnlikelyEndOfTurnDelay(config),
+              predictionSilence: EOT_PREDICTION_SILENCE_MS,
+            }
           : {}),
       },
     },

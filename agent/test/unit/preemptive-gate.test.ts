@@ -24,7 +24,7 @@ type Prediction = Future<{
 const THRESHOLD = 0.36;
 const open: AudioRecognition[] = [];
 
-function recognition(unlikelyDelayMs: number | undefined) {
+function recognition(unlikelyDelayMs: number | undefined, predictionSilenceMs?: number) {
   const started: Started[] = [];
   const hooks = {
     onFinalTranscript: () => {},
@@ -37,13 +37,22 @@ function recognition(unlikelyDelayMs: number | undefined) {
     recognitionHooks: hooks,
     turnDetectionMode: 'vad',
     preemptiveUnlikelyEndOfTurnDelay: unlikelyDelayMs,
+    preemptivePredictionSilence: predictionSilenceMs,
     // biome-ignore lint/suspicious/noExplicitAny: the constructor's options type is internal to the package
   } as any);
   open.push(rec);
   // The audio end-of-turn model's stream as the recognition sees it: its threshold for the caller's language.
   // biome-ignore lint/suspicious/noExplicitAny: internal fields of the framework's class
   const state = rec as any;
-  state.turnDetectorStream = { unlikelyThreshold: async () => THRESHOLD };
+  const predictions: Prediction[] = [];
+  state.turnDetectorStream = {
+    unlikelyThreshold: async () => THRESHOLD,
+    predict: () => {
+      const fut: Prediction = new Future();
+      predictions.push(fut);
+      return fut;
+    },
+  };
   state.speaking = true;
   /** The pause's prediction is under way (the VAD task does this 200 ms into a pause). */
   const pause = (): Prediction => {
@@ -60,7 +69,7 @@ function recognition(unlikelyDelayMs: number | undefined) {
     });
   const predict = (fut: Prediction, p: number) =>
     fut.resolve({ type: 'eot_prediction', endOfTurnProbability: p, lastSpeakingTimeMs: Date.now() });
-  return { started, pause, final, predict };
+  return { started, pause, final, predict, predictions, state };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -87,6 +96,27 @@ describe('preemptive generation gated on the end-of-turn model', () => {
     expect(started[0]?.at ?? Infinity).toBeLessThan(predictedAt + 20);
   });
 
+  it('a final in a pause the model has not been asked about yet asks it at once', async () => {
+    // The VAD asks only at 200 ms of its own silence, which its lag puts after the final: the final asks first,
+    // and that prediction is the pause's (the VAD's check finds it under way and the endpointing reads it).
+    const { started, final, predict, predictions, state } = recognition(1_000);
+    state.lastSpeakingTime = Date.now();
+    await final('What is the capital of France?');
+    expect(predictions).toHaveLength(1);
+    expect(state.turnDetectorPredictionFut).toBe(predictions[0]);
+    expect(started).toEqual([]);
+    predict(predictions[0] as Prediction, 0.8);
+    await sleep(20);
+    expect(started.map((s) => s.transcript)).toEqual(['What is the capital of France?']);
+  });
+
+  it('a final while a prediction is under way asks for no other', async () => {
+    const { final, pause, predictions } = recognition(1_000);
+    pause();
+    await final('What is the capital of France?');
+    expect(predictions).toEqual([]);
+  });
+
   it('a pause mid-sentence costs no request: one, for the whole sentence', async () => {
     const { started, pause, final, predict } = recognition(300);
     const mid = pause();
@@ -111,6 +141,12 @@ describe('preemptive generation gated on the end-of-turn model', () => {
     await sleep(200);
     expect(started.map((s) => s.transcript)).toEqual(['So what do you think about']);
     expect(started[0]?.at ?? 0).toBeGreaterThanOrEqual(pausedAt + 245);
+  });
+
+  it("the pause's prediction is asked for at the gate's VAD silence, at 200 ms without the gate", () => {
+    expect(recognition(1_000, 100).state.eotPredictionSilence()).toBe(100);
+    expect(recognition(1_000).state.eotPredictionSilence()).toBe(200);
+    expect(recognition(undefined, 100).state.eotPredictionSilence()).toBe(200);
   });
 
   it('without the option, every final starts a request at once (upstream)', async () => {
