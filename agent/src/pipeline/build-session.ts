@@ -81,16 +81,15 @@ export function turnDetection(config: AgentConfig): 'vad' | inference.TurnDetect
 export const REPLY_LEAD_MS = 600;
 
 /**
- * Deepgram gives a final at every pause of the caller's (endpointing 25 ms), and each final used to start a
- * preemptive Claude request and its speech, thrown away when the caller went on: 1.5 Claude requests per answered
- * turn in the turns benchmark. With the option patches/@livekit+agents adds, a final's preemptive request waits
- * for the end-of-turn model's prediction of the pause (made 200 ms into it): when the model hears a finished
+ * Deepgram gives a final at every pause of the caller's (endpointing 25 ms), and each final starts a preemptive
+ * Claude request and its speech, thrown away when the caller goes on: ~1.45–1.5 Claude requests per answered turn
+ * in the turns benchmark. With TURN_PREEMPTIVE=model and the option patches/@livekit+agents adds, a final's
+ * preemptive request waits for the end-of-turn model's prediction of the pause: when the model hears a finished
  * thought it starts at once (the turn will end `minEndpointingMs` after the speech), otherwise only this long
  * into the pause, `REPLY_LEAD_MS` before the turn would end at `maxEndpointingMs`, so a turn the model misjudged
  * as unfinished still has its reply ready when it ends, and a pause shorter than this costs no request.
- * Measured (bench/README.md, "Preemptive requests per turn"): 1.50 → 1.20 Claude requests per answered turn, but
- * every reply ~100–200 ms later (the prediction comes ~300 ms into the pause, the final earlier):
- * TURN_PREEMPTIVE=eager is the faster, costlier choice.
+ * Measured (bench/README.md, "Preemptive requests per turn"): ~1.15 Claude requests per answered turn, each reply
+ * starting after the model's inference (~55 ms after the final with EOT_PREDICTION_SILENCE_MS; ~170 ms before).
  */
 export function preemptiveUnlikelyEndOfTurnDelay(config: AgentConfig): number {
   return Math.max(0, config.turns.maxEndpointingMs - REPLY_LEAD_MS);
@@ -149,7 +148,10 @@ export function buildAgentSession(opts: {
       },
       // Start Claude, and speech synthesis, on the final transcript while the endpointing delay runs; discarded
       // (and still billed, which the usage meter counts) if the caller keeps talking. TURN_PREEMPTIVE=model
-      // gates it on the end-of-turn model (see preemptiveUnlikelyEndOfTurnDelay).
+      // gates it on the end-of-turn model (see preemptiveUnlikelyEndOfTurnDelay), the default: ~20 % fewer Claude
+      // requests (1.15 against 1.45 per answered turn in the turns benchmark) for a reply that waits for the
+      // model's inference after the final (clean-question v2v p50 +40 ms against eager in the final run, ~40–70 ms
+      // over the runs; within the 50 ms the choice allowed only at the edge). bench/README.md has the numbers.
       preemptiveGeneration: {
         enabled: true,
         preemptiveTts: true,

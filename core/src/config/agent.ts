@@ -113,7 +113,8 @@ export const agentEnv = z.object({
    * When a final transcript starts a preemptive Claude request (and its speech). `model`: once the end-of-turn
    * model's prediction for the pause says the caller finished, or, when it says not, once the pause nears
    * TURN_MAX_ENDPOINTING_MS; a pause mid-sentence then costs no request, and every reply waits for the
-   * prediction (~200 ms into the pause). `eager`: at every final at once (faster, one request per pause).
+   * prediction (its inference, ~55 ms after the final). `eager`: at every final at once (~40–70 ms faster, one
+   * request per pause).
    * Only with TURN_DETECTION=model. Chosen by measurement (bench/README.md, turns).
    */
   TURN_PREEMPTIVE: z.enum(['model', 'eager']).default('model'),
