@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { pausedSpeechClip } from '@voice/devstack/standins/fixtures';
+import { readWav } from '@voice/devstack/standins/wav';
 
 /**
  * The agent's end-of-turn model (LiveKit's turn-detector-v1-mini, run by @livekit/local-inference in the worker's
@@ -11,7 +13,8 @@ import { pausedSpeechClip } from '@voice/devstack/standins/fixtures';
  *
  * Prints CPU ms per prediction (process CPU: the model runs on libuv's pool threads, which cpuUsage counts) and
  * a table of probabilities: finished questions should score above the English threshold (0.36), fragments
- * ("I'd like to know", "I need eggs, milk, and") below it, 200 ms into the pause.
+ * ("I'd like to know", "I need eggs, milk, and") below it, 200 ms into the pause. Then the same for each pause of
+ * a real recording (bench/fixtures/README.md): only its last pause is the end of the speaker's turn.
  */
 const require = createRequire(import.meta.url);
 const eot = require('@livekit/local-inference') as {
@@ -78,6 +81,8 @@ async function main(): Promise<void> {
   process.stdout.write(`${rows.join('\n')}\n`);
   process.stdout.write(`flite:slt judged right: ${correct}/${total}\n`);
 
+  process.stdout.write(`\n${(await recordedPauses()).join('\n')}\n`);
+
   const clip = await pausedSpeechClip([FINISHED[0]!], 0, { voice: 'flite:slt' });
   const cpu0 = process.cpuUsage();
   const wall0 = performance.now();
@@ -88,6 +93,48 @@ async function main(): Promise<void> {
   process.stdout.write(
     `\nper prediction (${predictions}, sequential): ${cpuMs.toFixed(1)} CPU ms, ${wallMs.toFixed(1)} ms wall\n`,
   );
+}
+
+const RECORDING = fileURLToPath(new URL('../fixtures/jfk-inaugural-1961-16k.wav', import.meta.url));
+/** Above the recording's hiss (~0.01 RMS), below its quietest words. */
+const RECORDING_VOICE_RMS = 0.03;
+const RECORDING_MIN_PAUSE_MS = 400;
+
+/** Table rows: each pause of the recording ≥ 400 ms and its end, with the model's probability 200 and 400 ms in. */
+export async function recordedPauses(): Promise<string[]> {
+  const { sampleRate, samples } = readWav(RECORDING);
+  if (sampleRate !== 16_000) throw new Error(`${RECORDING}: ${sampleRate} Hz, the model reads 16 kHz`);
+  const frame = 320; // 20 ms
+  const voiced: boolean[] = [];
+  for (let i = 0; i + frame <= samples.length; i += frame) {
+    let sum = 0;
+    for (let j = i; j < i + frame; j++) sum += (samples[j]! / 32768) ** 2;
+    voiced.push(Math.sqrt(sum / frame) >= RECORDING_VOICE_RMS);
+  }
+  // Ends of speech followed by a pause of at least RECORDING_MIN_PAUSE_MS (or by the end of the recording).
+  const ends: Array<{ at: number; pauseMs: number }> = [];
+  const lastVoiced = voiced.lastIndexOf(true);
+  for (let f = 1; f <= lastVoiced + 1; f++) {
+    if (!voiced[f - 1] || voiced[f]) continue;
+    let g = f;
+    while (g < voiced.length && !voiced[g]) g++;
+    const pauseMs = (g - f) * 20;
+    if (g >= voiced.length || pauseMs >= RECORDING_MIN_PAUSE_MS)
+      ends.push({ at: (f * frame) / sampleRate, pauseMs });
+  }
+  const rows = [
+    '| recording: speech ends at | pause after it | p(end) at 200 ms | at 400 ms | turn really ended |',
+  ];
+  rows.push('|--:|--:|--:|--:|---|');
+  for (const [i, end] of ends.entries()) {
+    const last = i === ends.length - 1;
+    const p200 = await predictAfter(samples, end.at, 200);
+    const p400 = await predictAfter(samples, end.at, 400);
+    rows.push(
+      `| ${end.at.toFixed(2)} s | ${last ? 'end' : `${end.pauseMs} ms`} | ${p200.toFixed(2)} | ${p400.toFixed(2)} | ${last ? 'yes' : 'no'} |`,
+    );
+  }
+  return rows;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -43,6 +43,13 @@ const LONG =
   'bakeries that fed entire cities every single morning before sunrise.';
 const SHORT_REPLY = 'That is a good question and the answer depends on the details.';
 const STOPPED_WITHIN_MS = 500;
+/**
+ * Quiet at the caller before the next case starts. After a false cut-off the answer to the whole sentence comes
+ * up to the end-of-turn wait (at most 1.6 s) + Claude's first token + speech's first audio after the previous
+ * audio: 1.85–1.9 s was seen. With 1.8 s of quiet that late answer landed inside the next case and was counted
+ * as its cut-off; 3 s is longer than the longest wait plus the bench profile's provider delays.
+ */
+const QUIET_BETWEEN_CASES_MS = 3_000;
 const BACKCHANNEL_STOP_WINDOW_MS = 1_500;
 
 export interface CutoffCase {
@@ -106,9 +113,9 @@ export async function runTurnsBench(
   const interruptions = { trials: 0, stoppedWithin500: 0, notStopped: 0, stopMs: [] as number[] };
   const call = new BenchCall();
   const startedAt = Date.now();
+  /** Between cases: nothing more will come from the agent about the last one (see QUIET_BETWEEN_CASES_MS). */
   const settle = async () => {
-    await call.caller.waitForQuiet(1_500, 60_000);
-    await sleep(300);
+    await call.caller.waitForQuiet(QUIET_BETWEEN_CASES_MS, 60_000);
   };
   /** Says a clip whose transcript parts are known; returns when its speech started and ended (caller clock). */
   const say = async (c: SpeechClip, parts: string[]) => {
