@@ -96,6 +96,13 @@ describe('turn-taking in a call', () => {
       ['assistant', answer],
     ]);
     expect(standins.recorded.stt[0]?.finals.map((f) => f.text)).toEqual(parts);
+    // One Claude request, for the whole sentence: the first part's final came in a pause the end-of-turn model
+    // judged unfinished, shorter than the delay before such a pause starts a preemptive request (build-session.ts).
+    const lastUserTurns = standins.recorded.llm.map((r) =>
+      JSON.stringify((r.body as { messages: unknown[] }).messages.at(-1)),
+    );
+    expect(lastUserTurns).toHaveLength(1);
+    expect(lastUserTurns[0]).toContain(sentence);
   }, 180_000);
 
   it('"mm-hm" and then "okay" during a long answer do not stop it and are not answered', async () => {

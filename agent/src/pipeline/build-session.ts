@@ -75,6 +75,38 @@ export function turnDetection(config: AgentConfig): 'vad' | inference.TurnDetect
 }
 
 /**
+ * What a reply takes from the start of its Claude request to its first audio when nothing is slow: Claude's first
+ * token (~400 ms, the bench profile's and a typical Haiku/Sonnet figure) and the first sentence's speech (~200 ms).
+ */
+export const REPLY_LEAD_MS = 600;
+
+/**
+ * Deepgram gives a final at every pause of the caller's (endpointing 25 ms), and each final starts a preemptive
+ * Claude request and its speech, thrown away when the caller goes on: ~1.45–1.5 Claude requests per answered turn
+ * in the turns benchmark. With TURN_PREEMPTIVE=model and the option patches/@livekit+agents adds, a final's
+ * preemptive request waits for the end-of-turn model's prediction of the pause: when the model hears a finished
+ * thought it starts at once (the turn will end `minEndpointingMs` after the speech), otherwise only this long
+ * into the pause, `REPLY_LEAD_MS` before the turn would end at `maxEndpointingMs`, so a turn the model misjudged
+ * as unfinished still has its reply ready when it ends, and a pause shorter than this costs no request.
+ * Measured (bench/README.md, "Preemptive requests per turn"): ~1.15 Claude requests per answered turn, each reply
+ * starting after the model's inference (~55 ms after the final with EOT_PREDICTION_SILENCE_MS; ~170 ms before).
+ */
+export function preemptiveUnlikelyEndOfTurnDelay(config: AgentConfig): number {
+  return Math.max(0, config.turns.maxEndpointingMs - REPLY_LEAD_MS);
+}
+
+/**
+ * With the gate, the VAD silence (ms) at which the end-of-turn model is asked about a pause (upstream: 200).
+ * Silero hears the end of speech ~140–160 ms late, so at 200 the prediction was asked ~340 ms after the speech
+ * and came back ~400 ms after it, ~140 ms after Deepgram's final: every gated reply started that much later than
+ * an eager one. At 100 it is asked about when the final arrives (~260 ms after the speech; the final asks too if
+ * it comes first) and back ~55 ms later. The model then hears ~260 ms of trailing silence instead of ~340, nearer
+ * the 200 it is calibrated for; the endpointing reads the same prediction (one per pause, as before).
+ * Measured in bench/README.md ("Preemptive requests per turn").
+ */
+export const EOT_PREDICTION_SILENCE_MS = 100;
+
+/**
  * The AgentSession for one call. Everything here runs without LiveKit Cloud: VAD is the prewarmed local Silero
  * model (passed explicitly: the default would be the cloud inference VAD), turn detection is the local
  * end-of-turn model or VAD (see turnDetection), and interruption detection is plain VAD (the adaptive mode calls
@@ -105,8 +137,21 @@ export function buildAgentSession(opts: {
       },
       interruption: interruptionOptions(config),
       // Start Claude, and speech synthesis, on the final transcript while the endpointing delay runs; discarded
-      // (and still billed, which the usage meter counts) if the caller keeps talking.
-      preemptiveGeneration: { enabled: true, preemptiveTts: true },
+      // (and still billed, which the usage meter counts) if the caller keeps talking. TURN_PREEMPTIVE=model
+      // gates it on the end-of-turn model (see preemptiveUnlikelyEndOfTurnDelay), the default: ~20 % fewer Claude
+      // requests (1.15 against 1.45 per answered turn in the turns benchmark) for a reply that waits for the
+      // model's inference after the final (clean-question v2v p50 +40 ms against eager in the final run, ~40–70 ms
+      // over the runs; within the 50 ms the choice allowed only at the edge). bench/README.md has the numbers.
+      preemptiveGeneration: {
+        enabled: true,
+        preemptiveTts: true,
+        ...(config.turns.detection === 'model' && config.turns.preemptive === 'model'
+          ? {
+              unlikelyEndOfTurnDelay: preemptiveUnlikelyEndOfTurnDelay(config),
+              predictionSilence: EOT_PREDICTION_SILENCE_MS,
+            }
+          : {}),
+      },
     },
     connOptions: {
       // Quick retries: a caller is waiting in silence. After these, the call speaks an apology and goes on.

@@ -19,6 +19,7 @@ describe('turn-taking configuration', () => {
       eotThreshold: undefined,
       minEndpointingMs: 400,
       maxEndpointingMs: 1600,
+      preemptive: 'model',
       interruptionMinWords: 2,
       interruptionMinDurationMs: 200,
       interruptionResumeAfterMs: 300,

@@ -110,6 +110,15 @@ export const agentEnv = z.object({
   /** Silence after which the turn ends when the model thinks the caller is not done (a pause mid-sentence). */
   TURN_MAX_ENDPOINTING_MS: envPositiveInt.default(1600),
   /**
+   * When a final transcript starts a preemptive Claude request (and its speech). `model`: once the end-of-turn
+   * model's prediction for the pause says the caller finished, or, when it says not, once the pause nears
+   * TURN_MAX_ENDPOINTING_MS; a pause mid-sentence then costs no request, and every reply waits for the
+   * prediction (its inference, ~55 ms after the final). `eager`: at every final at once (~40–70 ms faster, one
+   * request per pause).
+   * Only with TURN_DETECTION=model. Chosen by measurement (bench/README.md, turns).
+   */
+  TURN_PREEMPTIVE: z.enum(['model', 'eager']).default('model'),
+  /**
    * Words the caller must say while the agent speaks before it stops: 2 lets backchannels ("mm-hm", "yeah",
    * "okay") pass without stopping the reply, and without being answered. 0 = any speech interrupts.
    */
@@ -237,6 +246,8 @@ export interface AgentConfig {
     eotThreshold: number | undefined;
     minEndpointingMs: number;
     maxEndpointingMs: number;
+    /** When a final starts a preemptive request: gated on the end-of-turn model, or at once. */
+    preemptive: 'model' | 'eager';
     interruptionMinWords: number;
     interruptionMinDurationMs: number;
     /** 0 = no pause before the words gate (INTERRUPTION_RESUME_AFTER_MS). */
@@ -376,6 +387,7 @@ export function loadAgentConfig(
       eotThreshold: e.TURN_EOT_THRESHOLD,
       minEndpointingMs: e.TURN_MIN_ENDPOINTING_MS,
       maxEndpointingMs: Math.max(e.TURN_MAX_ENDPOINTING_MS, e.TURN_MIN_ENDPOINTING_MS),
+      preemptive: e.TURN_PREEMPTIVE,
       interruptionMinWords: e.INTERRUPTION_MIN_WORDS,
       interruptionMinDurationMs: e.INTERRUPTION_MIN_DURATION_MS,
       interruptionResumeAfterMs: e.INTERRUPTION_RESUME_AFTER_MS,
