@@ -24,10 +24,12 @@ import (
 const segmentGapMs = 600
 
 // loudPayloadBytes: an agent Opus packet whose payload is larger than this carries speech. The agent's encoder
-// (libwebrtc, 48 kHz, 20 ms) sends a few bytes for digital silence and tens of bytes and more for speech; the
-// benchmark's calibration (bench/README.md) compares onsets found this way with the decode-based onsets of the
-// rtc-node caller (RMS > 0.01 per 10 ms). GO_CALLER_LOUD_BYTES overrides it.
-var loudPayloadBytes = envInt("GO_CALLER_LOUD_BYTES", 20)
+// (libwebrtc, 48 kHz, 20 ms, DTX) sends 55-byte frames for digital silence, then, in DTX, a 55-byte refresh and a
+// 1-byte packet every 400 ms; the espeak-ng replies' speech is 96-150 bytes a packet, the fades into and out of
+// pauses 61-72 (measured, bench/README.md). The benchmark's calibration compares the onsets found
+// this way with the decode-based onsets of the rtc-node caller (RMS > 0.01 per 10 ms). GO_CALLER_LOUD_BYTES
+// overrides it.
+var loudPayloadBytes = envInt("GO_CALLER_LOUD_BYTES", 80)
 
 // trace: GO_CALLER_TRACE=file writes every received packet (call, arrival ms, payload bytes) for calibration.
 var trace = openTrace(os.Getenv("GO_CALLER_TRACE"))
