@@ -31,7 +31,8 @@ const segmentGapMs = 600
 // overrides it.
 var loudPayloadBytes = envInt("GO_CALLER_LOUD_BYTES", 80)
 
-// trace: GO_CALLER_TRACE=file writes every received packet (call, arrival ms, payload bytes) for calibration.
+// trace: GO_CALLER_TRACE=file writes every received packet (call, arrival ms, payload size, payload in hex): the
+// calibration (bench/src/go-caller-onsets.ts) decodes them offline to compare size-based and decoded onsets.
 var trace = openTrace(os.Getenv("GO_CALLER_TRACE"))
 
 func openTrace(path string) io.Writer {
@@ -270,7 +271,7 @@ func (c *caller) listen(track *webrtc.TrackRemote) {
 		}
 		loud := len(payload) > loudPayloadBytes
 		if trace != nil {
-			fmt.Fprintf(trace, "%d\t%.1f\t%d\n", c.id, at, len(payload))
+			fmt.Fprintf(trace, "%d\t%.1f\t%d\t%x\n", c.id, at, len(payload), payload)
 		}
 		c.mu.Lock()
 		c.received++
