@@ -12,9 +12,13 @@ import {
   startProviderStandins,
 } from '@voice/devstack/standins/index';
 import { createTestUser, serviceClient } from '@voice/devstack/testing/users';
-import { sleep } from '../../e2e/src/agent-speech.ts';
+import { type HeardSegment, sleep } from '../../e2e/src/agent-speech.ts';
 import { type RunningAgentWorker, startAgentWorker } from '../../e2e/src/agent-worker.ts';
-import { ScriptedCaller, type ScriptedCallerOptions } from '../../e2e/src/scripted-caller.ts';
+import {
+  type CallerClip,
+  ScriptedCaller,
+  type ScriptedCallerOptions,
+} from '../../e2e/src/scripted-caller.ts';
 
 /**
  * The benchmark rig: the local stack (Postgres, PostgREST, auth, livekit-server), the provider stand-ins at the
@@ -223,8 +227,25 @@ export interface CallResult {
   greetingSpanMs: number;
 }
 
-export class BenchCall {
-  readonly caller: ScriptedCaller;
+/**
+ * What a benchmark call needs of its caller: the rtc-node ScriptedCaller (the default, shared with e2e), or the
+ * density rig's Go caller (bench/src/go-caller.ts, `--rig go`).
+ */
+export interface BenchCaller {
+  readonly frameMs: number;
+  /** Speech not sent in time, 10 ms units. */
+  readonly micDropouts: number;
+  /** Delay of the caller's own scheduling (event loop, or the Go send loop), percentile in ns. */
+  readonly loopDelay: { percentile(p: number): number };
+  join(url: string, token: string): Promise<void>;
+  speak(clip: CallerClip): Promise<number>;
+  waitForSpeech(afterMs: number, timeoutMs?: number): Promise<HeardSegment>;
+  waitForQuiet(quietMs?: number, timeoutMs?: number): Promise<void>;
+  hangUp(): Promise<void>;
+}
+
+export class BenchCall<C extends BenchCaller = ScriptedCaller> {
+  readonly caller: C;
   grant: TokenResponse | undefined;
   tokenRequestedAt = 0;
   tokenIssuedAt = 0;
@@ -233,8 +254,9 @@ export class BenchCall {
   greetingSpanMs = 0;
   readonly turns: Turn[] = [];
 
-  constructor(options: ScriptedCallerOptions = {}) {
-    this.caller = new ScriptedCaller(options);
+  /** An rtc-node ScriptedCaller with `options`, or the caller given. */
+  constructor(options: ScriptedCallerOptions = {}, caller?: C) {
+    this.caller = caller ?? (new ScriptedCaller(options) as BenchCaller as C);
   }
 
   /** Token request → join → greeting heard, then the greeting finishes. */

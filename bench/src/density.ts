@@ -3,7 +3,8 @@ import type { RunningStack } from '@voice/devstack/stack';
 import { synthesizeSpeech } from '@voice/devstack/standins/espeak';
 import { frameRms } from '@voice/devstack/standins/speech-detector';
 import { sleep } from '../../e2e/src/agent-speech.ts';
-import { BenchCall, benchStandinScripts, benchUsers, REPLY, startRig } from './call-rig.ts';
+import { BenchCall, type BenchCaller, benchStandinScripts, benchUsers, REPLY, startRig } from './call-rig.ts';
+import { GO_CALLER_BINARY, type GoCaller, GoCallerProcess } from './go-caller.ts';
 import { startCpuProfile } from './lib/cpu-profile.ts';
 import { loadAverage } from './lib/machine.ts';
 import { allowedCpus, type Pinning, pinTree, startCoreWindow } from './lib/pinning.ts';
@@ -42,7 +43,14 @@ export interface DensityLevel {
    * the provider stand-ins with espeak-ng per reply), livekit-server, and the rest (Postgres, PostgREST, auth,
    * token service). On 2 shared cores this is taken from the agent too.
    */
-  rigCpu: { benchProcess: number; livekitServer: number; other: number };
+  rigCpu: { benchProcess: number; livekitServer: number; other: number; goCaller?: number };
+  /**
+   * Which callers: "rtc-node" (ScriptedCaller in the benchmark process, the default) or "go" (bench/go-caller, one
+   * process for the level's calls; its CPU is `rigCpu.goCaller`, not in benchProcess). Absent before the Go caller.
+   */
+  rig?: 'rtc-node' | 'go';
+  /** Go rig: agent packets received and how many were judged speech by size, all calls; the agent track's codec. */
+  goCallerPackets?: { received: number; loud: number; mime: string };
   /** The benchmark process's CPU by thread name (share of one core, all calls): where the callers' CPU goes. */
   benchThreadCpu?: Record<string, number>;
   /** RSS of a job process hosting a call, mean MiB. */
@@ -124,6 +132,8 @@ export async function runDensityLevel(
     callerSampleRate?: number;
     /** The callers' frame length (`--caller-frame-ms`, default the caller's 20 ms). */
     callerFrameMs?: number;
+    /** The Go caller's binary (`buildGoCaller`): the level's calls run in it instead of rtc-node in this process. */
+    goCallerBinary?: string;
     /** Rig on one core, agent worker on another (see lib/pinning.ts); undefined = not pinned. */
     pin?: Pinning;
     log: (line: string) => void;
@@ -149,9 +159,14 @@ export async function runDensityLevel(
     log: options.log,
   });
   const failures: string[] = [];
-  const calls: BenchCall[] = [];
+  const calls: BenchCall<BenchCaller>[] = [];
   let window: TreeWindow | undefined;
+  // Started after the pinning above: it inherits the rig's core.
+  const goCallers = options.goCallerBinary
+    ? new GoCallerProcess(options.goCallerBinary, options.log)
+    : undefined;
   try {
+    await goCallers?.loadClips(rig.clips);
     const budget = () => options.timeoutMs - (Date.now() - startedAt);
     if (!(await waitForIdlePool(rig, 0, Math.max(0, budget())))) {
       failures.push(`worker did not prewarm ${n} job processes in time`);
@@ -163,10 +178,13 @@ export async function runDensityLevel(
     const opened = await Promise.allSettled(
       users.map(async (user, i) => {
         await sleep(i * 150);
-        const call = new BenchCall({
-          sampleRate: rig.callerSampleRate,
-          ...(options.callerFrameMs ? { frameMs: options.callerFrameMs } : {}),
-        });
+        const call = new BenchCall<BenchCaller>(
+          {
+            sampleRate: rig.callerSampleRate,
+            ...(options.callerFrameMs ? { frameMs: options.callerFrameMs } : {}),
+          },
+          goCallers?.newCaller(),
+        );
         calls.push(call);
         await call.open(rig, user, Math.min(90_000, Math.max(5_000, budget())));
         return call;
@@ -197,6 +215,9 @@ export async function runDensityLevel(
       }),
     );
     window = measuring.end();
+    // The Go callers' counters (dropouts, send-loop delay, packets) as of the window's end.
+    const goCallerList = goCallers ? live.map((c) => c.caller as GoCaller) : [];
+    await Promise.all(goCallerList.map((c) => c.refreshStats()));
     const all = measuringAll.end();
     const coreBusy = cores.end();
     const benchThreadCpu = benchThreads.end();
@@ -222,6 +243,7 @@ export async function runDensityLevel(
       );
     const benchOwn = rigProcesses.filter((p) => p.pid === process.pid || /espeak|sox/.test(p.cmdline));
     const livekit = rigProcesses.filter((p) => /livekit-server/.test(p.cmdline));
+    const goCallerProcs = rigProcesses.filter((p) => p.cmdline.includes(GO_CALLER_BINARY));
     const allowed = (pids: number[]) => [...new Set(pids.map((pid) => allowedCpus(pid) ?? '?'))].sort();
     return {
       calls: n,
@@ -237,8 +259,19 @@ export async function runDensityLevel(
       rigCpu: {
         benchProcess: cpuOf(benchOwn),
         livekitServer: cpuOf(livekit),
-        other: round(cpuOf(rigProcesses) - cpuOf(benchOwn) - cpuOf(livekit), 3),
+        other: round(cpuOf(rigProcesses) - cpuOf(benchOwn) - cpuOf(livekit) - cpuOf(goCallerProcs), 3),
+        ...(goCallers ? { goCaller: cpuOf(goCallerProcs) } : {}),
       },
+      rig: goCallers ? 'go' : 'rtc-node',
+      ...(goCallers
+        ? {
+            goCallerPackets: {
+              received: goCallerList.reduce((s, c) => s + c.received, 0),
+              loud: goCallerList.reduce((s, c) => s + c.loudPackets, 0),
+              mime: goCallerList[0]?.agentMime ?? '',
+            },
+          }
+        : {}),
       benchThreadCpu,
       callerSampleRate: rig.callerSampleRate,
       callerFrameMs: calls[0]?.caller.frameMs,
@@ -271,6 +304,7 @@ export async function runDensityLevel(
     };
   } finally {
     await Promise.all(calls.map((c) => c.close()));
+    await goCallers?.stop();
     await rig.stop();
   }
 }

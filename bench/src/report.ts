@@ -206,15 +206,25 @@ export function markdown(run: BenchRun, compared: string[]): string {
   if (run.density) {
     out.push('', '## Density (N concurrent calls on one worker)', '');
     out.push(
-      '| calls | completed | turns | v2v p50 | v2v p95 | v2v max | underruns | reply stretch p95 ms | CPU/call (cores) | of it JS thread | RSS/call MiB | PSS / USS per call MiB | idle job PSS MiB | worker main CPU | tree CPU | tree RSS MiB | greeting p50 ms | caller mic dropouts | caller loop p99 ms | rig CPU: bench process / livekit / other | load avg |',
+      '| calls | completed | turns | v2v p50 | v2v p95 | v2v max | underruns | reply stretch p95 ms | CPU/call (cores) | of it JS thread | RSS/call MiB | PSS / USS per call MiB | idle job PSS MiB | worker main CPU | tree CPU | tree RSS MiB | greeting p50 ms | caller mic dropouts | caller loop p99 ms | rig CPU: bench process / Go callers / livekit / other | load avg |',
     );
     out.push('|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|:--|');
     for (const l of run.density.levels) {
       out.push(
         `| ${l.calls} | ${l.completedCalls} | ${l.turns} | ${l.voiceToVoiceMs.p50} | ${l.voiceToVoiceMs.p95} | ${l.voiceToVoiceMs.max} | ${l.underruns} | ` +
-          `${l.replyStretchMs.p95} | ${l.cpuPerCall} | ${l.jsThreadCpuPerCall ?? ''} | ${l.rssPerCallMiB} | ${fmt(l.pssPerCallMiB)} / ${fmt(l.ussPerCallMiB)} | ${fmt(l.idleJobPssMiB)} | ${l.workerMainCpu} | ${l.treeCpu} | ${l.treeRssMiB} | ${l.setupMs.p50} | ${l.callerMicDropouts} | ${l.callerLoopDelayP99Ms} | ${l.rigCpu ? `${l.rigCpu.benchProcess} / ${l.rigCpu.livekitServer} / ${l.rigCpu.other}` : ''} | ${l.loadAverage.join(' / ')} |`,
+          `${l.replyStretchMs.p95} | ${l.cpuPerCall} | ${l.jsThreadCpuPerCall ?? ''} | ${l.rssPerCallMiB} | ${fmt(l.pssPerCallMiB)} / ${fmt(l.ussPerCallMiB)} | ${fmt(l.idleJobPssMiB)} | ${l.workerMainCpu} | ${l.treeCpu} | ${l.treeRssMiB} | ${l.setupMs.p50} | ${l.callerMicDropouts} | ${l.callerLoopDelayP99Ms} | ${l.rigCpu ? `${l.rigCpu.benchProcess} / ${l.rigCpu.goCaller ?? '-'} / ${l.rigCpu.livekitServer} / ${l.rigCpu.other}` : ''} | ${l.loadAverage.join(' / ')} |`,
       );
     }
+    const rigs = [...new Set(run.density.levels.map((l) => l.rig ?? 'rtc-node'))];
+    out.push(
+      '',
+      `Callers: ${rigs.join(', ')} (rtc-node: ScriptedCaller in the benchmark process; go: bench/go-caller).`,
+    );
+    for (const l of run.density.levels)
+      if (l.goCallerPackets)
+        out.push(
+          `- ${l.calls} calls, Go callers: ${l.goCallerPackets.loud} of ${l.goCallerPackets.received} agent packets judged speech (${l.goCallerPackets.mime}).`,
+        );
     for (const l of run.density.levels)
       for (const f of l.failures.slice(0, 3)) out.push(`- ${l.calls} calls: ${f}`);
     if (run.density.stoppedEarly) out.push('', `Stopped early: ${run.density.stoppedEarly}`);

@@ -6,6 +6,7 @@ import { cachedBinaryPath } from '@voice/devstack/processes/livekit-binary';
 import type { RunningStack } from '@voice/devstack/stack';
 import { BENCH_PROFILE, removeBenchStackDir, startRig, startStackForBench } from './call-rig.ts';
 import { callsOnOneCore, oneCoreShortfall, replyAudioShape, runDensityLevel } from './density.ts';
+import { buildGoCaller } from './go-caller.ts';
 import { runFigures, writeLatestSummary } from './lib/latest-summary.ts';
 import { gitCommit, loadAverage, machineInfo, versions } from './lib/machine.ts';
 import { allCpus, type Pinning, parsePinning, pinTree } from './lib/pinning.ts';
@@ -48,6 +49,9 @@ const { values, positionals } = parseArgs({
     'caller-rate': { type: 'string', default: '16000' },
     // Density: the callers' frame length both ways, ms (each frame is an FFI request or event and a JS wake-up).
     'caller-frame-ms': { type: 'string' },
+    // Density: which callers. "rtc-node" (default): ScriptedCaller in this process, the e2e tests' caller. "go":
+    // bench/go-caller (pre-encoded Opus out, onsets from RTP packet sizes in), built with `go build` into the cache.
+    rig: { type: 'string', default: 'rtc-node' },
     // Density: a CPU profile of the benchmark process (its callers) over each level's window, written to this dir.
     'cpu-profile': { type: 'string' },
     note: { type: 'string' },
@@ -169,6 +173,9 @@ try {
       run.density.pinning = pin;
       log(`density: rig pinned to CPU ${pin.rig}, agent worker to CPU ${pin.agent}`);
     }
+    if (values.rig !== 'rtc-node' && values.rig !== 'go')
+      throw new Error(`--rig must be rtc-node or go, not ${values.rig}`);
+    const goCallerBinary = values.rig === 'go' ? await buildGoCaller(log) : undefined;
     let missedInARow = 0;
     for (const calls of (values.density ?? '')
       .split(',')
@@ -188,6 +195,7 @@ try {
         callerSampleRate: Number(values['caller-rate']),
         ...(values['caller-frame-ms'] ? { callerFrameMs: Number(values['caller-frame-ms']) } : {}),
         ...(values['cpu-profile'] ? { cpuProfileDir: values['cpu-profile'] } : {}),
+        ...(goCallerBinary ? { goCallerBinary } : {}),
         log,
       });
       run.density.levels.push(level);
