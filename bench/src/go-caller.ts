@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { cacheDir } from '@voice/devstack/cache-dir';
 import OpusScript from 'opusscript';
-import { type HeardSegment, sleep } from '../../e2e/src/agent-speech.ts';
+import { firstSegmentAfter, type HeardSegment, sleep } from '../../e2e/src/agent-speech.ts';
 import type { CallerClip } from '../../e2e/src/scripted-caller.ts';
 import type { BenchCaller } from './call-rig.ts';
 
@@ -336,15 +336,8 @@ export class GoCaller implements BenchCaller {
   }
 
   /** Resolves with the first segment of agent speech that starts after `afterMs` (epoch). */
-  async waitForSpeech(afterMs: number, timeoutMs = 20_000): Promise<HeardSegment> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const seg = this.heard.find((s) => s.startedAt > afterMs);
-      if (seg) return seg;
-      if (Date.now() > deadline)
-        throw new Error(`no agent speech heard after ${new Date(afterMs).toISOString()}`);
-      await sleep(20);
-    }
+  waitForSpeech(afterMs: number, timeoutMs = 20_000): Promise<HeardSegment> {
+    return firstSegmentAfter(() => this.heard, afterMs, timeoutMs);
   }
 
   /**

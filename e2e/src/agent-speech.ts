@@ -83,15 +83,8 @@ export class AgentSpeech {
   }
 
   /** Resolves with the first segment of agent speech that starts after `afterMs` (epoch). */
-  async waitForSpeech(afterMs: number, timeoutMs = 20_000): Promise<HeardSegment> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const seg = this.segments.find((s) => s.startedAt > afterMs);
-      if (seg) return seg;
-      if (Date.now() > deadline)
-        throw new Error(`no agent speech heard after ${new Date(afterMs).toISOString()}`);
-      await sleep(20);
-    }
+  waitForSpeech(afterMs: number, timeoutMs = 20_000): Promise<HeardSegment> {
+    return firstSegmentAfter(() => this.segments, afterMs, timeoutMs);
   }
 
   /** Resolves once the agent has been quiet for `quietMs`. */
@@ -103,5 +96,24 @@ export class AgentSpeech {
       if (Date.now() > deadline) throw new Error('agent kept talking');
       await sleep(50);
     }
+  }
+}
+
+/**
+ * Resolves with the first heard segment that starts after `afterMs` (epoch), polling `segments` (a caller appends
+ * to it as audio arrives); rejects after `timeoutMs` with the time waited from.
+ */
+export async function firstSegmentAfter(
+  segments: () => readonly HeardSegment[],
+  afterMs: number,
+  timeoutMs: number,
+): Promise<HeardSegment> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const seg = segments().find((s) => s.startedAt > afterMs);
+    if (seg) return seg;
+    if (Date.now() > deadline)
+      throw new Error(`no agent speech heard after ${new Date(afterMs).toISOString()}`);
+    await sleep(20);
   }
 }
