@@ -6,6 +6,7 @@ import { createLogger, parseDispatchMetadata } from '@voice/core';
 import { loadAgentConfig } from '@voice/core/config/agent';
 import { redactFrameworkLogs } from './pipeline/framework-log-privacy.ts';
 import { warmRtcRuntime } from './pipeline/rtc-warmup.ts';
+import { SILERO_VAD_OPTIONS } from './pipeline/vad-options.ts';
 import { VoiceCall } from './session/voice-call.ts';
 
 /**
@@ -59,9 +60,7 @@ function restoreCallPriority(): void {
 export default defineAgent<ProcessData>({
   prewarm: async (proc: JobProcess<ProcessData>) => {
     redactFrameworkLogs({ includeSensitive: config.logSensitive });
-    // Low-latency end of speech: 350 ms of silence ends a VAD segment (default 550 ms); the endpointing delay
-    // after it (300 ms) still lets a short pause pass without cutting the caller off.
-    proc.userData.vad = await silero.VAD.load({ minSilenceDuration: 350, prefixPaddingDuration: 300 });
+    proc.userData.vad = await silero.VAD.load(SILERO_VAD_OPTIONS);
     await warmRtcRuntime();
     logger.info({ msSinceProcessStart: sinceStart() }, 'job process prewarmed');
   },
@@ -77,9 +76,7 @@ export default defineAgent<ProcessData>({
       ctx.shutdown('invalid_dispatch');
       return;
     }
-    const vad =
-      ctx.proc.userData.vad ??
-      (await silero.VAD.load({ minSilenceDuration: 350, prefixPaddingDuration: 300 }));
+    const vad = ctx.proc.userData.vad ?? (await silero.VAD.load(SILERO_VAD_OPTIONS));
     const call = new VoiceCall({ ctx, config, meta, logger });
     try {
       await call.run(vad);

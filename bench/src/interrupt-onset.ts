@@ -2,11 +2,12 @@ import { initializeLogger, VADEventType } from '@livekit/agents';
 import * as silero from '@livekit/agents-plugin-silero';
 import { AudioFrame } from '@livekit/rtc-node';
 import { speechClip } from '@voice/devstack/standins/fixtures';
+import { SILERO_VAD_OPTIONS } from '../../agent/src/pipeline/vad-options.ts';
 
 /**
  * The VAD's share of barge-in delay, on the audio's own clock (issue 15): for the turns benchmark's interruption
  * and backchannel clips (Flite `slt`, as the bench caller says them), fed to the agent's Silero VAD as the agent
- * gets the caller (16 kHz, 20 ms frames, VAD settings of agent/src/job.ts), how long after the clip's first voiced
+ * gets the caller (16 kHz, 20 ms frames, VAD settings of agent/src/pipeline/vad-options.ts), how long after the clip's first voiced
  * sample the VAD reports the start of speech, and when its speech duration reaches 200, 250 and 400 ms (the
  * INTERRUPTION_MIN_DURATION_MS values compared). Audio time only: the two WebRTC legs, the word gate and the
  * output queue come on top (bench/README.md, "Turn-taking").
@@ -18,7 +19,7 @@ const RATE = 16_000;
 const FRAME = RATE / 50;
 
 initializeLogger({ pretty: false, level: 'warn' });
-const vad = await silero.VAD.load({ minSilenceDuration: 350, prefixPaddingDuration: 300 });
+const vad = await silero.VAD.load(SILERO_VAD_OPTIONS);
 for (const text of CLIPS) {
   const clip = await speechClip(text, { voice: 'flite:slt', sampleRate: RATE, trailSilenceMs: 800 });
   const voicedAt = (clip.utterances[0]?.start ?? 0) * 1000;

@@ -2,6 +2,7 @@ import { initializeLogger, VADEventType } from '@livekit/agents';
 import * as silero from '@livekit/agents-plugin-silero';
 import { AudioFrame } from '@livekit/rtc-node';
 import { speechClip } from '@voice/devstack/standins/fixtures';
+import { SILERO_VAD_OPTIONS } from '../../agent/src/pipeline/vad-options.ts';
 import { QUESTIONS } from './call-rig.ts';
 
 /**
@@ -17,7 +18,7 @@ export async function vadCpuPerAudioSecond(
   seconds: number,
   inputRate: 16_000 | 48_000 = 48_000,
 ): Promise<number> {
-  const vad = await silero.VAD.load({ sampleRate, minSilenceDuration: 350, prefixPaddingDuration: 300 });
+  const vad = await silero.VAD.load({ ...SILERO_VAD_OPTIONS, sampleRate });
   const clips = await Promise.all(QUESTIONS.map((q) => speechClip(q, { sampleRate: inputRate })));
   const stream = vad.stream();
   const frameSamples = inputRate / 100;

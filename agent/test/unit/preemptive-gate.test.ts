@@ -4,7 +4,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Future } from '../../../node_modules/@livekit/agents/dist/utils.js';
 import { AudioRecognition } from '../../../node_modules/@livekit/agents/dist/voice/audio_recognition.js';
 
-// Preemptive generation gated on the end-of-turn model (patches/@livekit+agents+1.9.0.patch, change 14, issue 15).
+// Preemptive generation gated on the end-of-turn model (patches/@livekit+agents+1.9.0.patch, change 16, issue 15).
 // These drive the framework's AudioRecognition with Deepgram-shaped final transcripts while a prediction of the
 // pause is in flight, as a call does 200 ms into a pause (the VAD still counts the caller as speaking then), and
 // record what it asks the session to start. They fail on the unpatched framework, which starts a request on every
