@@ -130,6 +130,41 @@ describe('preemptive generation gated on the end-of-turn model', () => {
     expect(started.map((s) => s.transcript)).toEqual(["I'd like to know the weather in Lisbon tomorrow."]);
   });
 
+  it("a fragment's request does not start on the next pause's prediction before that pause's final", async () => {
+    // The race CI met: the prediction of the second pause (asked at 100 ms of VAD silence) resolved before that
+    // pause's final arrived, and started a request for the first part's stale transcript, then one for the whole.
+    const { started, pause, final, predict, state } = recognition(300);
+    const mid = pause();
+    await final("I'd like to know");
+    predict(mid, 0.1); // unfinished: deferred
+    await sleep(20);
+    state.holdPendingPreemptive(); // what the VAD task does when the caller's speech starts again
+    const end = pause();
+    predict(end, 0.7); // finished, before the second part's final is in
+    await sleep(20);
+    expect(started).toEqual([]);
+    await final('the weather in Lisbon tomorrow.');
+    await sleep(20);
+    expect(started.map((s) => s.transcript)).toEqual(["I'd like to know the weather in Lisbon tomorrow."]);
+  });
+
+  it('a fragment with no further final still starts, once the pause has lasted the delay', async () => {
+    // Speech the STT never finalized (a breath, a cough): the held request is not lost, only not hurried.
+    const { started, pause, final, predict, state } = recognition(250);
+    const mid = pause();
+    await final('So what do you think about');
+    predict(mid, 0.1);
+    state.holdPendingPreemptive();
+    const end = pause();
+    const pausedAt = Date.now();
+    predict(end, 0.7);
+    await sleep(150);
+    expect(started).toEqual([]);
+    await sleep(200);
+    expect(started.map((s) => s.transcript)).toEqual(['So what do you think about']);
+    expect(started[0]?.at ?? 0).toBeGreaterThanOrEqual(pausedAt + 245);
+  });
+
   it('starts a turn the model judges unfinished only once the pause has lasted the delay', async () => {
     const { started, pause, final, predict } = recognition(250);
     const fut = pause();
